@@ -1,0 +1,55 @@
+import CRdKafka
+import Synchronization
+
+/// Whether a client can currently reach the brokers, as far as librdkafka has told us.
+///
+/// Set down at once when librdkafka reports that all brokers are down, and up again by the next
+/// successful round trip (a metadata probe or a delivered record). Starts out `unknown`, which
+/// counts as unreachable: nothing is known to work yet.
+public final class BrokerConnectivity: Sendable {
+    public enum State: Sendable, Hashable {
+        case unknown
+        case reachable
+        case unreachable(reason: String)
+    }
+
+    private let state = Mutex(State.unknown)
+    private let changeHandlers = Mutex<[@Sendable (Bool) -> Void]>([])
+
+    public init() {}
+
+    public var current: State { state.withLock { $0 } }
+
+    public var isReachable: Bool { current == .reachable }
+
+    /// Called with the new value whenever reachability changes, on the thread that noticed it.
+    public func onChange(_ handler: @escaping @Sendable (_ reachable: Bool) -> Void) {
+        changeHandlers.withLock { $0.append(handler) }
+    }
+
+    func recordSuccess() {
+        update(.reachable)
+    }
+
+    func recordFailure(reason: String) {
+        update(.unreachable(reason: reason))
+    }
+
+    func record(error: KafkaError) {
+        if error.code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN.rawValue || error.code == RD_KAFKA_RESP_ERR__FATAL.rawValue {
+            recordFailure(reason: error.message)
+        }
+    }
+
+    private func update(_ newState: State) {
+        let changed = state.withLock { state -> Bool? in
+            let wasReachable = state == .reachable
+            state = newState
+            let isReachable = newState == .reachable
+            return wasReachable == isReachable ? nil : isReachable
+        }
+        if let reachable = changed {
+            for handler in changeHandlers.withLock({ $0 }) { handler(reachable) }
+        }
+    }
+}

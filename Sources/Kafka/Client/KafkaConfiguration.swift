@@ -1,0 +1,95 @@
+/// How to reach the brokers, plus any librdkafka property passed through unchanged.
+///
+/// Properties resolve in this order, later ones winning: the wrapper's low-latency defaults for the
+/// role, the profile's settings, the properties the calling component sets, and finally
+/// ``properties`` from the user. A few properties the wrapper depends on for correctness (manual
+/// offset commits, for example) cannot be overridden; setting one is an error.
+public struct KafkaConfiguration: Sendable, Hashable {
+    /// Tuning for the kind of broker on the other end.
+    public enum Profile: String, Sendable, Hashable, CaseIterable {
+        /// Apache Kafka and compatible brokers that answer a fetch as soon as data arrives.
+        case standard
+        /// The local development broker (Tansu), which holds every fetch for `fetch.wait.max.ms`
+        /// and every group join for about half of `session.timeout.ms`: both are set small.
+        case local
+    }
+
+    /// `bootstrap.servers`, for example `127.0.0.1:9092`.
+    public var bootstrapServers: String
+    /// `client.id`, shown in broker logs and metrics.
+    public var clientID: String
+    public var profile: Profile
+    /// librdkafka properties passed through as given (TLS, SASL, tuning).
+    public var properties: [String: String]
+
+    public init(
+        bootstrapServers: String, clientID: String = "demosync", profile: Profile = .standard,
+        properties: [String: String] = [:]
+    ) {
+        self.bootstrapServers = bootstrapServers
+        self.clientID = clientID
+        self.profile = profile
+        self.properties = properties
+    }
+
+    /// The role a client plays, which decides its defaults.
+    enum Role {
+        case producer
+        case consumer
+    }
+
+    /// Defaults chosen for request-reply latency (see librdkafka's CONFIGURATION.md).
+    static func lowLatencyDefaults(for role: Role) -> [String: String] {
+        // Nagle plus delayed ACKs can add ~40 ms per hop; librdkafka disables Nagle only from 2.10.
+        var defaults = ["socket.nagle.disable": "true"]
+        switch role {
+        case .producer:
+            defaults["linger.ms"] = "0"  // one capture is one record: do not wait to batch
+            defaults["acks"] = "all"
+            defaults["enable.idempotence"] = "true"  // retries never duplicate a record
+            defaults["message.timeout.ms"] = "30000"
+        case .consumer:
+            defaults["enable.partition.eof"] = "false"
+        }
+        return defaults
+    }
+
+    func profileSettings(for role: Role) -> [String: String] {
+        switch (profile, role) {
+        case (.standard, _), (.local, .producer):
+            return [:]
+        case (.local, .consumer):
+            return [
+                "fetch.wait.max.ms": "5",
+                "session.timeout.ms": "6000",
+                "heartbeat.interval.ms": "1000",
+                "max.poll.interval.ms": "6000",
+            ]
+        }
+    }
+
+    /// Resolves the full property set for a client.
+    ///
+    /// - Parameters:
+    ///   - role: producer or consumer defaults.
+    ///   - componentSettings: what the calling component needs (for example `message.timeout.ms`
+    ///     matched to its own timeout); the user's ``properties`` still win over these.
+    ///   - enforced: what the wrapper itself relies on; the user may not override these.
+    func resolvedProperties(
+        for role: Role, componentSettings: [String: String] = [:], enforced: [String: String] = [:]
+    ) throws -> [String: String] {
+        for (key, value) in enforced where properties[key].map({ $0 != value }) ?? false {
+            throw KafkaError.client(
+                "the librdkafka property \(key) is managed by DemoSync (it must be \(value)) and cannot be overridden"
+            )
+        }
+        var resolved = Self.lowLatencyDefaults(for: role)
+        resolved.merge(profileSettings(for: role)) { $1 }
+        resolved.merge(componentSettings) { $1 }
+        resolved["bootstrap.servers"] = bootstrapServers
+        resolved["client.id"] = clientID
+        resolved.merge(properties) { $1 }
+        resolved.merge(enforced) { $1 }
+        return resolved
+    }
+}

@@ -1,0 +1,158 @@
+import CRdKafka
+import Foundation
+import Logging
+import Synchronization
+
+/// Reads records, either as a member of a consumer group or by assigning partitions itself.
+///
+/// A dedicated thread polls librdkafka with a blocking timeout and hands messages to ``messages``
+/// through a bounded buffer: when the application falls behind, the consumer pauses its
+/// partitions (and resumes them once the buffer drains) instead of buffering without limit.
+///
+/// In group mode nothing is committed automatically: the application calls ``acknowledge(_:)``
+/// when it is done with a message, and the consumer commits, per partition, the offset after the
+/// longest acknowledged prefix, so a message is never committed before everything before it.
+public final class KafkaConsumer: Sendable {
+    /// Where a consumer that assigns its own partitions starts reading.
+    public enum StartPosition: Sendable, Hashable {
+        case beginning
+        /// Only records produced after the consumer is positioned.
+        case end
+    }
+
+    /// What the consumer reads.
+    public enum Subscription: Sendable, Hashable {
+        /// Join the group and read the partitions it assigns, starting at the group's committed
+        /// offsets (or `auto.offset.reset` when there are none).
+        case group(id: String, topics: [String])
+        /// Read every partition of these topics without joining a group. The consumer asks the
+        /// broker for the partitions' offsets and assigns them explicitly, so once it reports
+        /// ``isPositioned`` nothing produced afterwards can be missed.
+        case allPartitions(of: [String], from: StartPosition)
+        /// Read exactly these partitions without joining a group, positioned like `allPartitions`.
+        case partitions([KafkaTopicPartition], from: StartPosition)
+    }
+
+    private let handle: KafkaHandle
+    private let core: ConsumerCore
+    private let pollingThread: PollingThread
+    private let isOpen = Atomic(true)
+
+    /// Creates the consumer and starts polling.
+    ///
+    /// - Parameters:
+    ///   - configuration: brokers, profile and pass-through properties.
+    ///   - subscription: a consumer group, or partitions assigned directly.
+    ///   - componentSettings: properties the caller needs (`auto.offset.reset`, for example); the
+    ///     user's pass-through properties still win.
+    ///   - bufferCapacity: messages buffered ahead of the application before partitions pause.
+    ///   - commitInterval: how often acknowledged offsets are committed (group mode).
+    ///   - statisticsHandler: receives librdkafka's statistics JSON.
+    public init(
+        configuration: KafkaConfiguration,
+        subscription: Subscription,
+        componentSettings: [String: String] = [:],
+        bufferCapacity: Int = 1_000,
+        commitInterval: Duration = .milliseconds(200),
+        logger: Logger,
+        statisticsHandler: (@Sendable (String) -> Void)? = nil
+    ) throws {
+        try LibrdkafkaVersion.requireRunning()
+        let core = ConsumerCore(subscription: subscription, bufferCapacity: max(1, bufferCapacity), commitInterval: commitInterval, logger: logger)
+        var enforced = ["enable.auto.commit": "false", "enable.auto.offset.store": "false"]
+        switch subscription {
+        case .group(let id, _):
+            enforced["group.id"] = id
+        case .allPartitions, .partitions:
+            // librdkafka's consumer poll needs a group id even when partitions are assigned
+            // directly; this one is never joined and never committed to.
+            enforced["group.id"] = "demosync-assign-\(UUID().uuidString.lowercased())"
+        }
+        let properties = try configuration.resolvedProperties(for: .consumer, componentSettings: componentSettings, enforced: enforced)
+        let callbacks = ClientCallbacks(logger: logger, statisticsHandler: statisticsHandler, rebalanceHandler: core)
+        let handle = try KafkaHandle(role: .consumer, properties: properties, callbacks: callbacks)
+        // Serve every callback (rebalances, errors, statistics) from the consumer poll.
+        rd_kafka_poll_set_consumer(handle.pointer)
+        if case .group(_, let topics) = subscription {
+            let list = PartitionList.make(topics.map { (KafkaTopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA), offset: nil) })
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            let code = rd_kafka_subscribe(handle.pointer, list)
+            guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                handle.destroy()
+                throw KafkaError(code, message: "cannot subscribe to \(topics.joined(separator: ", ")): \(String(cString: rd_kafka_err2str(code)))")
+            }
+        }
+        self.handle = handle
+        self.core = core
+        pollingThread = PollingThread(name: "demosync-kafka-consumer-poll") { thread in
+            core.pollOnce(handle, thread: thread)
+        }
+    }
+
+    /// The consumed messages, in order per partition. One task may iterate them; the sequence
+    /// ends when the consumer is closed or the iterating task is cancelled.
+    public var messages: KafkaConsumerMessages { KafkaConsumerMessages(buffer: core.buffer) }
+
+    /// Marks a message as processed, making its offset committable once every earlier message of
+    /// its partition is processed too. Messages of partitions revoked meanwhile are ignored.
+    public func acknowledge(_ message: KafkaMessage) {
+        core.acknowledge(message)
+    }
+
+    /// True once the consumer has its partitions at known offsets: for `allPartitions` and
+    /// `partitions`, once they are assigned at the offsets the broker reported; for a group, once
+    /// the group assigned partitions to it.
+    public var isPositioned: Bool { core.isPositioned }
+
+    /// Returns once ``isPositioned`` is true, or when the consumer is closed.
+    public func waitUntilPositioned() async {
+        await core.waitUntilPositioned()
+    }
+
+    /// The partitions currently assigned to this consumer.
+    public var assignment: [KafkaTopicPartition] { core.assignment }
+
+    /// Messages handed out and not yet acknowledged (group mode).
+    public var inProgressCount: Int { core.inProgressCount }
+
+    /// What librdkafka reported about reaching the brokers.
+    public var connectivity: BrokerConnectivity { handle.callbacks.connectivity }
+
+    /// Administrative calls over this consumer's connection.
+    public var admin: KafkaAdmin { KafkaAdmin(handle: handle) }
+
+    /// Stops reading, commits what was acknowledged, leaves the group and releases the client.
+    /// The ``messages`` sequence ends; acknowledgements after this are ignored.
+    public func close() async {
+        guard isOpen.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing).exchanged else { return }
+        await pollingThread.stop()
+        core.buffer.finish()
+        let handle = self.handle
+        let core = self.core
+        _ = try? await runBlocking("demosync-kafka-consumer-close") {
+            core.commitAll(handle)
+            // Leaves the group; a revocation served here commits once more, harmlessly.
+            rd_kafka_consumer_close(handle.pointer)
+            handle.destroy()
+        }
+        core.closed()
+    }
+}
+
+/// The messages of a ``KafkaConsumer``.
+public struct KafkaConsumerMessages: AsyncSequence, Sendable {
+    public typealias Element = KafkaMessage
+    let buffer: MessageBuffer
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let buffer: MessageBuffer
+
+        public mutating func next() async -> KafkaMessage? {
+            await buffer.next()
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(buffer: buffer)
+    }
+}

