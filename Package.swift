@@ -45,6 +45,7 @@ let package = Package(
             dependencies: [
                 "Kafka",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -66,6 +67,7 @@ let package = Package(
             dependencies: [
                 "Kafka",
                 "Payments",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -78,6 +80,7 @@ let package = Package(
                 "Payments",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -89,7 +92,9 @@ let package = Package(
                 "PaymentsAPI",
                 "ProcessorSimulator",
                 "PaymentsClient",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -115,7 +120,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PaymentsTests",
-            dependencies: ["Payments", "Kafka"],
+            dependencies: ["Payments", "Kafka", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,1 +1,4 @@
-print("demosync")
+import DemoSyncCLI
+import Foundation
+
+exit(await DemoSyncCommandLine.run(Array(CommandLine.arguments.dropFirst())))

@@ -6,7 +6,7 @@ import TestSupport
 
 @Suite("Producer and consumer against the local broker", .serialized)
 struct ProducerConsumerTests {
-    let logger = Logger(label: "kafka-tests")
+    let logger = TestLogger.make("kafka-tests")
 
     @Test("a sent record is acknowledged with its partition and offset, and read back with key, value and headers")
     func roundTrip() async throws {

@@ -16,16 +16,27 @@ public final class LocalBroker: Sendable {
     }
 
     /// Starts a broker on `port` (a free one by default) and waits until it accepts connections.
+    /// On a free port chosen here, a start that fails (the port was taken meanwhile) is retried
+    /// on another.
     public static func start(port: Int? = nil) async throws -> LocalBroker {
-        let port = try port ?? FreePort.find()
-        let url = "tcp://127.0.0.1:\(port)"
-        let process = try ManagedProcess.launch(
-            executable: try Self.executable(),
-            arguments: ["broker", "--listener-url", url, "--advertised-listener-url", url],
-            name: "tansu-\(port)")
-        let broker = LocalBroker(port: port, process: process)
-        try await FreePort.waitUntilListening(port: port, timeout: .seconds(20))
-        return broker
+        var lastError: any Error = TestSupportError("the broker did not start")
+        for _ in 0..<(port == nil ? 3 : 1) {
+            let chosen = try port ?? FreePort.find()
+            let url = "tcp://127.0.0.1:\(chosen)"
+            let process = try ManagedProcess.launch(
+                executable: try Self.executable(),
+                arguments: ["broker", "--listener-url", url, "--advertised-listener-url", url],
+                name: "tansu-\(chosen)")
+            let broker = LocalBroker(port: chosen, process: process)
+            do {
+                try await FreePort.waitUntilListening(port: chosen, timeout: .seconds(15))
+                return broker
+            } catch {
+                lastError = TestSupportError("\(error); broker output: \(process.output.suffix(1_000))")
+                await process.terminate()
+            }
+        }
+        throw lastError
     }
 
     /// Stops the broker (SIGTERM, then SIGKILL).

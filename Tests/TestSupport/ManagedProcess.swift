@@ -10,27 +10,37 @@ import Glibc
 public final class ManagedProcess: Sendable {
     public let processIdentifier: pid_t
     public let name: String
-    /// Where stdout and stderr go.
+    /// Where stdout goes (and stderr, unless it has a file of its own).
     public let logFile: URL
+    /// Where stderr goes when it is kept apart.
+    public let errorLogFile: URL?
     private let exitStatus = Mutex<Int32?>(nil)
 
-    private init(processIdentifier: pid_t, name: String, logFile: URL) {
+    private init(processIdentifier: pid_t, name: String, logFile: URL, errorLogFile: URL?) {
         self.processIdentifier = processIdentifier
         self.name = name
         self.logFile = logFile
+        self.errorLogFile = errorLogFile
     }
 
     /// Starts `executable` with `arguments` and `environment` added to this process's own.
     public static func launch(
-        executable: String, arguments: [String], environment: [String: String] = [:], name: String
+        executable: String, arguments: [String], environment: [String: String] = [:], name: String,
+        separateStandardError: Bool = false
     ) throws -> ManagedProcess {
-        let logFile = FileManager.default.temporaryDirectory.appending(path: "demosync-tests-\(name)-\(UUID().uuidString.prefix(8)).log")
+        let stem = "demosync-tests-\(name)-\(UUID().uuidString.prefix(8))"
+        let logFile = FileManager.default.temporaryDirectory.appending(path: "\(stem).log")
+        let errorLogFile = separateStandardError ? FileManager.default.temporaryDirectory.appending(path: "\(stem).err") : nil
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, logFile.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        if let errorLogFile {
+            posix_spawn_file_actions_addopen(&actions, 2, errorLogFile.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        } else {
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
 
         let fullEnvironment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
@@ -44,7 +54,7 @@ public final class ManagedProcess: Sendable {
         guard result == 0 else {
             throw TestSupportError("cannot start \(executable): \(String(cString: strerror(result)))")
         }
-        return ManagedProcess(processIdentifier: pid, name: name, logFile: logFile)
+        return ManagedProcess(processIdentifier: pid, name: name, logFile: logFile, errorLogFile: errorLogFile)
     }
 
     /// The exit status once the process has ended (reaped here), `nil` while it runs.
@@ -87,9 +97,14 @@ public final class ManagedProcess: Sendable {
         return await waitForExit(timeout: .seconds(5))
     }
 
-    /// What the process printed so far.
+    /// What the process printed so far (on stdout, and stderr unless kept apart).
     public var output: String {
         (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
+    }
+
+    /// What the process printed on stderr, when kept apart.
+    public var errorOutput: String {
+        errorLogFile.flatMap { try? String(contentsOf: $0, encoding: .utf8) } ?? ""
     }
 
     deinit {

@@ -15,6 +15,7 @@ public final class BrokerConnectivity: Sendable {
 
     private let state = Mutex(State.unknown)
     private let changeHandlers = Mutex<[@Sendable (Bool) -> Void]>([])
+    private let failureHandlers = Mutex<[@Sendable () -> Void]>([])
 
     public init() {}
 
@@ -27,12 +28,19 @@ public final class BrokerConnectivity: Sendable {
         changeHandlers.withLock { $0.append(handler) }
     }
 
+    /// Called every time a failure to reach the brokers is recorded (not only on the change),
+    /// on the thread that noticed it.
+    func onFailure(_ handler: @escaping @Sendable () -> Void) {
+        failureHandlers.withLock { $0.append(handler) }
+    }
+
     func recordSuccess() {
         update(.reachable)
     }
 
     func recordFailure(reason: String) {
         update(.unreachable(reason: reason))
+        for handler in failureHandlers.withLock({ $0 }) { handler() }
     }
 
     func record(error: KafkaError) {

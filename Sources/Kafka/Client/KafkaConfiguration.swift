@@ -48,6 +48,9 @@ public struct KafkaConfiguration: Sendable, Hashable {
             defaults["acks"] = "all"
             defaults["enable.idempotence"] = "true"  // retries never duplicate a record
             defaults["message.timeout.ms"] = "30000"
+            // Topics are created explicitly, with the layout asked for; a typo in a topic name
+            // fails the send instead of creating a stray topic with the broker's defaults.
+            defaults["allow.auto.create.topics"] = "false"
         case .consumer:
             defaults["enable.partition.eof"] = "false"
         }

@@ -46,6 +46,8 @@ final class KafkaHandle: @unchecked Sendable {
     /// The client's name as librdkafka knows it (`rdkafka#producer-1`), for logs.
     var name: String { String(cString: rd_kafka_name(pointer)) }
 
+    var isDestroyed: Bool { destroyed.load(ordering: .acquiring) }
+
     /// Destroys the client. It blocks while librdkafka joins its threads, so callers run it on a
     /// dedicated thread, after making sure nothing else uses the handle any more.
     func destroy() {

@@ -7,6 +7,7 @@ import Synchronization
 final class ConsumerCore: RebalanceHandler {
     private struct PollState {
         var paused = false
+        var deliveryStopped = false
         var lastCommit = ContinuousClock.now
         var positioningFailures = 0
     }
@@ -71,6 +72,9 @@ final class ConsumerCore: RebalanceHandler {
             logger.warning("consumer error", metadata: ["kafka.error": "\(error)"])
             return
         }
+        if pollState.withLock({ $0.deliveryStopped }) {
+            return  // fetched before the pause took effect; read again by the next owner
+        }
         let copy = KafkaMessage(copying: message)
         if isGroupMember {
             progress.withLock { $0.handedOut(KafkaTopicPartition(topic: copy.topic, partition: copy.partition), offset: copy.offset) }
@@ -118,6 +122,11 @@ final class ConsumerCore: RebalanceHandler {
     private func applyBackPressure(_ handle: KafkaHandle) {
         let count = buffer.count
         let action: Bool? = pollState.withLock { state in
+            if state.deliveryStopped {
+                guard !state.paused else { return nil }
+                state.paused = true
+                return true
+            }
             if !state.paused, count >= bufferCapacity {
                 state.paused = true
                 return true
@@ -218,6 +227,11 @@ final class ConsumerCore: RebalanceHandler {
     }
 
     // MARK: Application side
+
+    func stopDelivering() {
+        pollState.withLock { $0.deliveryStopped = true }
+        buffer.finish()
+    }
 
     func acknowledge(_ message: KafkaMessage) {
         guard isGroupMember else { return }

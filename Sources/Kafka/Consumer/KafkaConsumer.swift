@@ -112,6 +112,9 @@ public final class KafkaConsumer: Sendable {
     /// The partitions currently assigned to this consumer.
     public var assignment: [KafkaTopicPartition] { core.assignment }
 
+    /// Messages fetched and waiting in the buffer for the application.
+    public var bufferedCount: Int { core.buffer.count }
+
     /// Messages handed out and not yet acknowledged (group mode).
     public var inProgressCount: Int { core.inProgressCount }
 
@@ -120,6 +123,13 @@ public final class KafkaConsumer: Sendable {
 
     /// Administrative calls over this consumer's connection.
     public var admin: KafkaAdmin { KafkaAdmin(handle: handle) }
+
+    /// Ends the ``messages`` sequence and pauses reading, while keeping the client open so that
+    /// messages still being processed can be acknowledged and committed by ``close()``. The first
+    /// step of a graceful shutdown.
+    public func stopDelivering() {
+        core.stopDelivering()
+    }
 
     /// Stops reading, commits what was acknowledged, leaves the group and releases the client.
     /// The ``messages`` sequence ends; acknowledgements after this are ignored.

@@ -48,11 +48,12 @@ public final class KafkaProducer: Sendable {
         self.handle = handle
         self.logger = logger
         if failQueuedRecordsWhenBrokersDown {
-            callbacks.connectivity.onChange { reachable in
-                guard !reachable else { return }
-                // Records still in the local queue were never sent: failing them now turns a wait
-                // for the message timeout into an immediate "unavailable". In-flight records are
-                // left alone, since they may already be written.
+            // Called when librdkafka reports all brokers down and after every failed probe while
+            // they stay down (about every 3 s). Records still in the local queue were never
+            // sent: failing them turns a wait for the message timeout into a prompt
+            // "unavailable". In-flight records are left alone; they may already be written.
+            callbacks.connectivity.onFailure { [weak handle] in
+                guard let handle else { return }
                 rd_kafka_purge(handle.pointer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING)
             }
         }

@@ -1,0 +1,96 @@
+import Foundation
+import Kafka
+
+/// The Kafka options `serve` and `simulate` share, with the original's environment variables.
+enum KafkaOptions {
+    static let specifications: [OptionSpecification] = [
+        .value(
+            "bootstrap-servers", "HOST:PORT,...", environment: ["KAFKA_BOOTSTRAP_SERVERS"], default: "127.0.0.1:9092",
+            help: "Kafka brokers to bootstrap from."),
+        .value(
+            "request-topic", "TOPIC", environment: ["KAFKA_REQUEST_TOPIC"], default: "payment-requests",
+            help: "Topic capture requests are produced to."),
+        .value(
+            "response-topic", "TOPIC", environment: ["KAFKA_RESPONSE_TOPIC"], default: "payment-responses",
+            help: "Topic processors reply on."),
+        .value(
+            "kafka-profile", "local|standard", environment: ["DEMOSYNC_KAFKA_PROFILE"], default: "local",
+            help: "Consumer tuning: `local` for the development broker (short fetch waits and group timeouts), `standard` for Apache Kafka."),
+        .value(
+            "kafka-property", "KEY=VALUE", environment: ["DEMOSYNC_KAFKA_PROPERTIES"], repeatable: true,
+            help: "Any librdkafka property, passed through (TLS, SASL, tuning); in the environment, separate pairs with `;`."),
+        .value(
+            "kafka-properties-file", "PATH", environment: ["DEMOSYNC_KAFKA_PROPERTIES_FILE"],
+            help: "A file of librdkafka properties, one KEY=VALUE per line (# starts a comment), applied before --kafka-property. Keeps secrets off the command line."),
+        .value(
+            "partitions", "N", environment: ["DEMOSYNC_TOPIC_PARTITIONS"], default: "3",
+            help: "Partitions of topics created at start-up."),
+        .flag(
+            "no-create-topics", environment: ["DEMOSYNC_NO_CREATE_TOPICS"],
+            help: "Do not create missing topics at start-up (when topics are managed elsewhere)."),
+    ]
+
+    /// The Kafka configuration the options describe.
+    static func configuration(from options: ParsedOptions, clientID: String) throws(UsageError) -> KafkaConfiguration {
+        var properties: [String: String] = [:]
+        if let path = options.string("kafka-properties-file") {
+            properties = try readPropertiesFile(path, command: options.command.name)
+        }
+        for (key, value) in try options.pairs("kafka-property") {
+            properties[key] = value
+        }
+        let servers = options.string("bootstrap-servers", default: "127.0.0.1:9092")
+        guard !servers.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw UsageError("--bootstrap-servers must name at least one broker", command: options.command.name)
+        }
+        return KafkaConfiguration(
+            bootstrapServers: servers, clientID: clientID, profile: try options.choice("kafka-profile", default: .local),
+            properties: properties)
+    }
+
+    static func topics(from options: ParsedOptions) throws(UsageError) -> (request: String, reply: String) {
+        let request = options.string("request-topic", default: "payment-requests")
+        let reply = options.string("response-topic", default: "payment-responses")
+        for topic in [request, reply] where !isValidTopicName(topic) {
+            throw UsageError(
+                "invalid topic name \"\(topic)\": use 1 to 249 letters, digits, '.', '_' or '-'", command: options.command.name)
+        }
+        guard request != reply else {
+            throw UsageError("the request and response topics must differ (both are \"\(request)\")", command: options.command.name)
+        }
+        return (request, reply)
+    }
+
+    static func partitions(from options: ParsedOptions) throws(UsageError) -> Int {
+        try options.integer("partitions", default: 3, in: 1...10_000)
+    }
+
+    static func createTopics(from options: ParsedOptions) throws(UsageError) -> Bool {
+        try !options.flag("no-create-topics")
+    }
+
+    private static func isValidTopicName(_ name: String) -> Bool {
+        (1...249).contains(name.count) && name != "." && name != ".."
+            && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-") }
+    }
+
+    private static func readPropertiesFile(_ path: String, command: String) throws(UsageError) -> [String: String] {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw UsageError("cannot read the Kafka properties file \(path): \(error.localizedDescription)", command: command)
+        }
+        var properties: [String: String] = [:]
+        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard let equals = line.firstIndex(of: "="), equals != line.startIndex else {
+                throw UsageError("\(path):\(number + 1): expected KEY=VALUE", command: command)
+            }
+            properties[line[..<equals].trimmingCharacters(in: .whitespaces)] = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+        }
+        return properties
+    }
+}
+

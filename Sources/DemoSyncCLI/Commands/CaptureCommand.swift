@@ -1,0 +1,80 @@
+import AsyncHTTPClient
+import Foundation
+import Payments
+import PaymentsClient
+
+/// `demosync capture`: posts one capture and prints the answer.
+enum CaptureCommand {
+    static let specification = CommandSpecification(
+        name: "capture",
+        summary: "Posts one capture to the API and prints the response JSON on standard output.",
+        options: [
+            .value("amount", "DECIMAL", help: "Amount to capture, such as 100.50 (required)."),
+            .value("currency", "CODE", default: "BRL", help: "ISO 4217 currency code."),
+            .value("transaction-id", "ID", help: "Transaction id. Default: a new tx_ id."),
+            .value("metadata", "KEY=VALUE", repeatable: true, help: "A metadata entry."),
+            .value("url", "URL", environment: ["DEMOSYNC_API_URL"], default: "http://127.0.0.1:8080", help: "The API's address."),
+            .value(
+                "timeout", "DURATION", environment: ["DEMOSYNC_CLIENT_TIMEOUT_MS"], default: "35s",
+                help: "How long to wait for the answer: milliseconds, or 500ms, 35s, 1m."),
+        ],
+        epilogue: """
+            Exit codes:
+              0  approved
+              1  error (request refused with 4xx, 5xx other than 503/504, API unreachable)
+              2  usage error
+              3  declined
+              4  timeout (504, or no answer within --timeout); the capture may still complete
+              5  unavailable (503): the capture was not sent, retrying is safe
+            """)
+
+    static func run(_ options: ParsedOptions) async throws -> Int32 {
+        guard let amount = try options.amount("amount") else {
+            throw UsageError("--amount is required, for example --amount 100.50", command: "capture")
+        }
+        guard amount.isPositive else {
+            throw UsageError("invalid value \"\(amount)\" for --amount: expected an amount above zero", command: "capture")
+        }
+        let currencyText = options.string("currency", default: "BRL")
+        guard let currency = CurrencyCode(currencyText) else {
+            throw UsageError("invalid value \"\(currencyText)\" for --currency: expected three upper-case letters such as BRL", command: "capture")
+        }
+        let metadata = try options.pairs("metadata")
+        var metadataDictionary: [String: String] = [:]
+        for (key, value) in metadata { metadataDictionary[key] = value }
+        let transactionID = options.string("transaction-id") ?? "tx_\(UUID().uuidString.lowercased().prefix(12))"
+        let url = options.string("url", default: "http://127.0.0.1:8080")
+        guard let parsedURL = URL(string: url), let scheme = parsedURL.scheme, ["http", "https"].contains(scheme), parsedURL.host != nil else {
+            throw UsageError("invalid value \"\(url)\" for --url: expected an http:// or https:// address", command: "capture")
+        }
+        let timeout = try options.duration("timeout", default: .seconds(35), allowZero: false)
+
+        let request = CaptureRequest(
+            transactionID: transactionID, amount: amount, currency: currency, metadata: metadata.isEmpty ? nil : metadataDictionary)
+        let result: CaptureResult
+        do {
+            result = try await PaymentsAPIClient(baseURL: url).capture(request, timeout: timeout)
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+            printError("no answer from \(url) within \(timeout); the capture may still complete")
+            return ExitCode.timedOut
+        } catch {
+            printError("cannot reach the API at \(url): \(error)")
+            return ExitCode.failure
+        }
+        print(result.bodyText)
+        switch result.kind {
+        case .approved: return ExitCode.success
+        case .declined: return ExitCode.declined
+        case .timedOut: return ExitCode.timedOut
+        case .unavailable: return ExitCode.unavailable
+        case .rejected, .failed:
+            printError("the API answered \(result.status): \(result.error?.errorMessage ?? result.bodyText)")
+            return ExitCode.failure
+        }
+    }
+}
+
+/// Writes a line to standard error.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data("demosync: \(message)\n".utf8))
+}

@@ -1,0 +1,45 @@
+/// A parsed JSON document that keeps numbers as their source text.
+///
+/// `JSONDecoder` would hand amounts over as an already rounded `Decimal` and reports an
+/// out-of-range number anywhere as a failure of the whole document; keeping the text lets
+/// validation judge the exact amount and name the field at fault.
+enum JSONValue: Sendable {
+    case object(JSONObject)
+    case array([JSONValue])
+    case string(String)
+    /// The number exactly as written, already checked against the RFC 8259 grammar.
+    case number(String)
+    case bool(Bool)
+    case null
+
+    /// The JSON type name used in error messages.
+    var typeName: String {
+        switch self {
+        case .object: "object"
+        case .array: "array"
+        case .string: "string"
+        case .number: "number"
+        case .bool: "boolean"
+        case .null: "null"
+        }
+    }
+}
+
+/// A JSON object's members in document order, with duplicate keys already resolved.
+struct JSONObject: Sendable {
+    /// Members in the order they were written; keys are unique.
+    private(set) var members: [(key: String, value: JSONValue)] = []
+    private var seenKeys: Set<String> = []
+
+    /// Adds a member unless its key was already seen: the first occurrence wins, as it does
+    /// with Foundation's `JSONDecoder`, so both decoders agree on which value counts.
+    mutating func add(key: String, value: JSONValue) {
+        guard seenKeys.insert(key).inserted else { return }
+        members.append((key, value))
+    }
+
+    /// The value for `key`, if present.
+    subscript(key: String) -> JSONValue? {
+        members.first { $0.key == key }?.value
+    }
+}

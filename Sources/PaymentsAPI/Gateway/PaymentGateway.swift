@@ -1,0 +1,39 @@
+import Payments
+
+/// What the HTTP layer needs from whatever carries captures to the processor and back.
+///
+/// The Kafka request-reply gateway is the real one; unit tests of the HTTP layer substitute
+/// their own.
+public protocol PaymentGateway: Sendable {
+    /// Sends a capture to the processor and waits for its answer.
+    func capture(_ request: CaptureRequest, correlationID: CorrelationID) async throws(CaptureError) -> CaptureResponse
+
+    /// Whether captures can be accepted now, and if not, why.
+    var readiness: GatewayReadiness { get }
+}
+
+/// Whether the gateway can take captures.
+public enum GatewayReadiness: Sendable, Hashable {
+    case ready
+    /// Not ready; the reason is for operators (health endpoint, logs).
+    case notReady(reason: String)
+
+    public var isReady: Bool { self == .ready }
+}
+
+/// Why a capture did not end with the processor's verdict.
+public enum CaptureError: Error, Sendable, Hashable {
+    /// The request was certainly not sent (broker unreachable, client not positioned yet, queue
+    /// full): retrying is safe.
+    case unavailable(reason: String)
+    /// Too many captures are waiting on this replica.
+    case overloaded(limit: Int)
+    /// No answer before the deadline. The processor may still have captured the payment.
+    case timedOut(CorrelationID)
+    /// The replica is shutting down. The request may have been sent.
+    case shuttingDown(CorrelationID)
+    /// The processor answered, but not with a capture verdict this API can pass on.
+    case processorError(CorrelationID, reason: String)
+    /// The HTTP client went away; nobody is left to answer.
+    case clientGone(CorrelationID)
+}

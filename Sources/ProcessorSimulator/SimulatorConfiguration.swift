@@ -1,0 +1,43 @@
+import Kafka
+
+/// How the processor simulator behaves.
+public struct SimulatorConfiguration: Sendable, Hashable {
+    public var kafka: KafkaConfiguration
+    /// The original's `KAFKA_REQUEST_TOPIC`.
+    public var requestTopic: String
+    /// The original's `KAFKA_RESPONSE_TOPIC`.
+    public var replyTopic: String
+    /// The consumer group the simulators share: each request is processed by one of them.
+    public var groupID: String
+    /// The original's `PROCESSING_DELAY_MS`: how long "the card network" takes per request.
+    public var processingDelay: Duration
+    /// Share of requests approved, from 0 to 1 (the original approves 80%).
+    public var approvalRate: Double
+    /// Requests processed at once; the consumer pauses beyond it.
+    public var concurrency: Int
+    /// Create the topics at start-up when they are missing.
+    public var createTopics: Bool
+    public var topicPartitions: Int
+
+    public init(
+        kafka: KafkaConfiguration,
+        requestTopic: String = "payment-requests",
+        replyTopic: String = "payment-responses",
+        groupID: String = "demosync-simulator",
+        processingDelay: Duration = .milliseconds(2000),
+        approvalRate: Double = 0.8,
+        concurrency: Int = 1_000,
+        createTopics: Bool = true,
+        topicPartitions: Int = 3
+    ) {
+        self.kafka = kafka
+        self.requestTopic = requestTopic
+        self.replyTopic = replyTopic
+        self.groupID = groupID
+        self.processingDelay = processingDelay
+        self.approvalRate = approvalRate
+        self.concurrency = concurrency
+        self.createTopics = createTopics
+        self.topicPartitions = topicPartitions
+    }
+}

@@ -1,0 +1,9 @@
+import Metrics
+
+/// What the simulator counts.
+struct SimulatorMetrics: Sendable {
+    let processed = Counter(label: "demosync_simulator_requests_total", dimensions: [("outcome", "answered")])
+    let malformed = Counter(label: "demosync_simulator_requests_total", dimensions: [("outcome", "malformed")])
+    let replyFailures = Counter(label: "demosync_simulator_reply_failures_total")
+    let inFlight = Gauge(label: "demosync_simulator_in_flight")
+}
