@@ -91,9 +91,11 @@ build_librdkafka() {
 }
 
 resolve_librdkafka() {
-    if pkg-config --exists rdkafka 2>/dev/null &&
-        version_at_least "$(pkg-config --modversion rdkafka)" "$RDKAFKA_MIN_VERSION"; then
-        log "using the system's librdkafka $(pkg-config --modversion rdkafka)"
+    # Only the system's own pkg-config paths: a PKG_CONFIG_PATH inherited from the Makefile
+    # would make our own build look like the system's.
+    if env -u PKG_CONFIG_PATH pkg-config --exists rdkafka 2>/dev/null &&
+        version_at_least "$(env -u PKG_CONFIG_PATH pkg-config --modversion rdkafka)" "$RDKAFKA_MIN_VERSION"; then
+        log "using the system's librdkafka $(env -u PKG_CONFIG_PATH pkg-config --modversion rdkafka)"
         RDKAFKA_PREFIX=""
         return
     fi
