@@ -8,6 +8,7 @@ DEPS_ENV := .deps/env.mk
 -include $(DEPS_ENV)
 
 CONFIGURATION ?= debug
+PREFIX ?= $(HOME)/.local
 SWIFT_FLAGS := -c $(CONFIGURATION)
 ifneq ($(strip $(RDKAFKA_PREFIX)),)
 export PKG_CONFIG_PATH := $(RDKAFKA_PREFIX)/lib/pkgconfig
@@ -17,7 +18,7 @@ export DEMOSYNC_TANSU := $(TANSU)
 
 BIN_DIR = $(shell swift build $(SWIFT_FLAGS) --show-bin-path 2>/dev/null)
 
-.PHONY: help deps build release run test clean
+.PHONY: help deps build release run test clean install
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 18
@@ -47,3 +48,8 @@ _test:
 
 clean: ## Remove build products (keeps .deps)
 	rm -rf .build
+
+install: release ## Copy demosync to $(PREFIX)/bin (default ~/.local/bin)
+	@mkdir -p "$(PREFIX)/bin"
+	cp "$$(swift build -c release --show-bin-path)/demosync" "$(PREFIX)/bin/demosync"
+	@echo "installed $(PREFIX)/bin/demosync"

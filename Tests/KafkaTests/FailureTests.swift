@@ -105,3 +105,19 @@ struct FailureTests {
         }
     }
 }
+
+@Suite("librdkafka version check")
+struct VersionTests {
+    @Test("the running librdkafka is new enough, and a newer minimum is refused naming both versions")
+    func versionCheck() throws {
+        #expect(LibrdkafkaVersion.running >= LibrdkafkaVersion.minimumSupported)
+        try LibrdkafkaVersion.requireRunning()
+        let future = LibrdkafkaVersion(major: 99, minor: 1, revision: 0)
+        #expect {
+            try LibrdkafkaVersion.requireRunning(atLeast: future)
+        } throws: { error in
+            let message = (error as? KafkaError)?.message ?? ""
+            return message.contains(LibrdkafkaVersion.runningDescription) && message.contains("99.1.0")
+        }
+    }
+}

@@ -1,15 +1,18 @@
 import NIOCore
 import Synchronization
 
-/// Tells a request handler that its client closed the connection.
+/// Tells a request handler that its client went away.
 ///
-/// Hummingbird does not cancel a handler when its client disconnects. Watching the inbound
-/// stream would (it is how Hummingbird does it for long-polling), but at the price of closing
-/// keep-alive connections after every response. Instead this registers one close callback per
-/// connection and, when it fires, runs the handlers of the requests still in progress on it.
+/// Hummingbird does not cancel a handler when its client disconnects, and it allows remote
+/// half-closure, so a client's FIN only closes the connection's input. Watching the inbound
+/// stream from the handler would notice (Hummingbird does that for long polling), but it closes
+/// keep-alive connections after every response. Instead a small channel handler
+/// (``ClientDisconnectHandler``) reports input closure and connection closure here, and the
+/// requests in progress on that connection are told.
 final class ClientDisconnectWatcher: Sendable {
     private struct Connection {
         var handlers: [UInt64: @Sendable () -> Void] = [:]
+        var inputClosed = false
     }
 
     private struct State {
@@ -25,31 +28,47 @@ final class ClientDisconnectWatcher: Sendable {
 
     private let state = Mutex(State())
 
-    /// Runs `handler` once if `channel` closes before ``remove(_:)`` is called.
-    func register(_ channel: any Channel, handler: @escaping @Sendable () -> Void) -> Registration {
+    /// Runs `handler` once if `channel`'s client goes away before ``remove(_:)`` is called (at
+    /// once if it already has).
+    func register(_ channel: any Channel, handler: @escaping @Sendable () -> Void) -> Registration? {
         let connection = ObjectIdentifier(channel)
-        let (token, isNewConnection) = state.withLock { state in
+        let token: UInt64? = state.withLock { state in
+            if state.connections[connection]?.inputClosed == true { return nil }
             state.nextToken &+= 1
-            let isNew = state.connections[connection] == nil
             state.connections[connection, default: Connection()].handlers[state.nextToken] = handler
-            return (state.nextToken, isNew)
+            return state.nextToken
         }
-        if isNewConnection {
-            // One callback per connection, however many requests it carries.
-            channel.closeFuture.whenComplete { [self] _ in
-                let handlers = state.withLock { $0.connections.removeValue(forKey: connection)?.handlers.values }
-                handlers?.forEach { $0() }
-            }
+        guard let token else {
+            handler()
+            return nil
         }
         return Registration(connection: connection, token: token)
     }
 
-    func remove(_ registration: Registration) {
+    func remove(_ registration: Registration?) {
+        guard let registration else { return }
         state.withLock { _ = $0.connections[registration.connection]?.handlers.removeValue(forKey: registration.token) }
     }
 
-    /// Runs `operation` in a child task that is cancelled if the client disconnects (or the
-    /// calling task is cancelled).
+    /// The client closed its side: no more requests will come on this connection, and nobody
+    /// will read the answers of those in progress.
+    func inputClosed(_ channel: any Channel) {
+        let handlers = state.withLock { state in
+            let handlers = state.connections[ObjectIdentifier(channel)]?.handlers.values.map { $0 } ?? []
+            state.connections[ObjectIdentifier(channel)] = Connection(inputClosed: true)
+            return handlers
+        }
+        handlers.forEach { $0() }
+    }
+
+    /// The connection is gone.
+    func closed(_ channel: any Channel) {
+        let handlers = state.withLock { $0.connections.removeValue(forKey: ObjectIdentifier(channel))?.handlers.values.map { $0 } } ?? []
+        handlers.forEach { $0() }
+    }
+
+    /// Runs `operation` in a child task that is cancelled if the client goes away (or the calling
+    /// task is cancelled).
     func cancellingOnDisconnect<Result: Sendable>(
         of channel: (any Channel)?, _ operation: @escaping @Sendable () async -> Result
     ) async -> Result {
@@ -58,5 +77,29 @@ final class ClientDisconnectWatcher: Sendable {
         let registration = register(channel) { task.cancel() }
         defer { remove(registration) }
         return await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+    }
+}
+
+/// Reports a connection's input closure and closure to the ``ClientDisconnectWatcher``. One per
+/// connection, added after HTTP decoding.
+final class ClientDisconnectHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = Any
+
+    private let watcher: ClientDisconnectWatcher
+
+    init(watcher: ClientDisconnectWatcher) {
+        self.watcher = watcher
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            watcher.inputClosed(context.channel)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        watcher.closed(context.channel)
+        context.fireChannelInactive()
     }
 }

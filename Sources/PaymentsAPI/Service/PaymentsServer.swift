@@ -22,8 +22,10 @@ public enum PaymentsServer {
         server: ServerConfiguration, gateway: KafkaPaymentGateway, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
+        let disconnects = ClientDisconnectWatcher()
         var application = Application(
-            router: PaymentsRouter.build(gateway: gateway, limits: server.limits),
+            router: PaymentsRouter.build(gateway: gateway, limits: server.limits, disconnects: disconnects),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ClientDisconnectHandler(watcher: disconnects)])),
             configuration: .init(address: .hostname(server.host, port: server.port), serverName: "demosync"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? server.port) },
             logger: logger)

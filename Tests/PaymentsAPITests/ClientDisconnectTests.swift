@@ -1,0 +1,46 @@
+import Foundation
+import Kafka
+import Payments
+import PaymentsAPI
+import ServiceLifecycle
+import Testing
+import TestSupport
+
+@Suite("Live server with the Kafka gateway", .serialized)
+struct LiveGatewayTests {
+    let logger = TestLogger.make("live-tests")
+
+    @Test("a client that disconnects while its capture waits ends the wait at once, long before the timeout")
+    func clientGoesAway() async throws {
+        let broker = try await LocalBroker.start()
+        defer { Task { await broker.stop() } }
+        // No processor runs: only the client's departure can end this wait before ten minutes.
+        let gateway = try KafkaPaymentGateway(
+            configuration: GatewayConfiguration(kafka: broker.configuration(), captureTimeout: .seconds(600)), logger: logger)
+        let port = try FreePort.find()
+        let application = PaymentsServer.makeApplication(
+            server: ServerConfiguration(host: "127.0.0.1", port: port), gateway: gateway, logger: logger)
+        let server = Task { try await application.run() }
+        defer { server.cancel() }
+        try await FreePort.waitUntilListening(port: port, timeout: .seconds(20))
+        for _ in 0..<500 where gateway.readiness != .ready {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(gateway.readiness == .ready)
+
+        let body = #"{"transaction_id":"tx_gone","amount":5,"currency":"BRL"}"#
+        let socket = try #require(RawSocket(port: port))
+        socket.send(
+            "POST /api/v1/payments/capture HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        for _ in 0..<500 where gateway.pendingCaptures == 0 {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(gateway.pendingCaptures == 1, "the capture is waiting for its reply")
+
+        socket.close()
+        for _ in 0..<500 where gateway.pendingCaptures != 0 {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(gateway.pendingCaptures == 0, "the client's departure ended the wait")
+    }
+}
