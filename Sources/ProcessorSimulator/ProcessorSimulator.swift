@@ -6,48 +6,86 @@ import ServiceLifecycle
 import Synchronization
 
 /// Stands in for the card network: consumes capture requests in a consumer group, waits the
-/// processing delay, and answers each on the reply topic, keyed and headed with its
-/// correlation id.
+/// processing delay, and answers each on the reply topic (or the one its headers name), keyed
+/// and headed with its correlation id.
 ///
-/// Many requests are processed at once, up to ``SimulatorConfiguration/concurrency``; beyond
-/// that the consumer pauses, so a backlog costs no memory. A request's offset is committed only
-/// after its reply is acknowledged by the broker, so a crash means re-processing, never a
-/// request without an answer. A malformed request is logged, counted and skipped.
+/// - Many requests are processed at once, up to ``SimulatorConfiguration/concurrency``; beyond
+///   that the consumer pauses, so a backlog costs no memory.
+/// - A request's offset is committed only after its reply is acknowledged by the broker, so a
+///   crash means re-processing, never a request without an answer.
+/// - A request whose deadline has passed is not processed: it is answered `expired`.
+/// - A repeated transaction id gets its original verdict (see ``VerdictLedger``).
+/// - A malformed request is logged, counted and skipped.
 public final class ProcessorSimulator: Service {
     private let configuration: SimulatorConfiguration
     private let consumer: KafkaConsumer
     private let producer: KafkaProducer
     private let verdicts: VerdictGenerator
+    private let ledger: VerdictLedger
+    private let journal: VerdictJournal
     private let metrics = SimulatorMetrics()
     private let logger: Logger
     private let inFlight = Atomic(0)
+    private let journalCaughtUp = Atomic(false)
+    private let now: @Sendable () -> Int64
 
-    public init(configuration: SimulatorConfiguration, verdicts: VerdictGenerator? = nil, logger: Logger) throws {
+    /// - Parameters:
+    ///   - verdicts: how approvals are decided (a seeded generator in tests).
+    ///   - now: wall-clock milliseconds, compared with request deadlines.
+    public init(
+        configuration: SimulatorConfiguration, verdicts: VerdictGenerator? = nil, now: @escaping @Sendable () -> Int64 = WallClock.nowMilliseconds,
+        logger: Logger
+    ) throws {
         self.configuration = configuration
         self.logger = logger
+        self.now = now
         self.verdicts = verdicts ?? VerdictGenerator(approvalRate: configuration.approvalRate)
         producer = try KafkaProducer(configuration: configuration.kafka, logger: logger)
+        ledger = VerdictLedger(capacity: configuration.verdictCapacity)
+        journal = try VerdictJournal(
+            topic: configuration.verdictTopic, kafka: configuration.kafka, producer: producer, ledger: ledger, logger: logger)
         consumer = try KafkaConsumer(
             configuration: configuration.kafka,
             subscription: .group(id: configuration.groupID, topics: [configuration.requestTopic]),
             // A new group starts from the oldest request still in the topic: requests made while
-            // no simulator ran are answered, not skipped.
+            // no simulator ran are answered (or refused as expired), not skipped.
             componentSettings: ["auto.offset.reset": "earliest"],
             bufferCapacity: max(1, configuration.concurrency),
             logger: logger)
     }
 
-    /// Whether the simulator has partitions to work on and reaches the brokers.
-    public var isReady: Bool { consumer.isPositioned && producer.connectivity.isReachable }
+    /// Whether the simulator has partitions to work on, knows every earlier verdict, and
+    /// reaches the brokers.
+    public var isReady: Bool {
+        consumer.isPositioned && journalCaughtUp.load(ordering: .relaxed) && producer.connectivity.isReachable
+    }
 
     /// Requests being processed now.
     public var requestsInFlight: Int { inFlight.load(ordering: .relaxed) }
 
     public func run() async throws {
         await cancelWhenGracefulShutdown { await self.provisionTopics() }
+        await withDiscardingTaskGroup { background in
+            let caughtUp = AsyncStream<Void>.makeStream()
+            background.addTask {
+                await self.journal.follow { caughtUp.continuation.finish() }
+            }
+            // Take no request before every earlier verdict is known.
+            for await _ in caughtUp.stream {}
+            journalCaughtUp.store(true, ordering: .relaxed)
+            logger.info("verdict journal loaded; taking requests")
+            await processRequests()
+            await journal.close()
+        }
+        await consumer.close()
+        await producer.close()
+        logger.info("simulator stopped")
+    }
+
+    /// Processes requests until graceful shutdown, then finishes every request already started:
+    /// its reply is produced and its offset committed before the consumer closes.
+    private func processRequests() async {
         let slots = ConcurrencyLimit(configuration.concurrency)
-        // On graceful shutdown stop taking requests, but finish every request already started:
-        // its reply is produced and its offset committed before the consumer closes.
         await withDiscardingTaskGroup { group in
             await withGracefulShutdownHandler {
                 for await message in consumer.messages {
@@ -66,13 +104,10 @@ public final class ProcessorSimulator: Service {
                 consumer.stopDelivering()
             }
         }
-        await consumer.close()
-        await producer.close()
-        logger.info("simulator stopped")
     }
 
-    /// Answers one request. Returns `true` once the reply is acknowledged (or the request is
-    /// skipped as malformed), meaning its offset may be committed.
+    /// Answers one request. Returns `true` once its reply is acknowledged (or it is skipped as
+    /// malformed), meaning its offset may be committed.
     private func process(_ message: KafkaMessage) async -> Bool {
         let request: ReceivedPaymentRequest
         do {
@@ -84,13 +119,24 @@ public final class ProcessorSimulator: Service {
                 metadata: ["kafka.partition": "\(message.partition)", "kafka.offset": "\(message.offset)", "error": "\(error)"])
             return true
         }
-        if configuration.processingDelay > .zero {
-            // Not cancelled on shutdown: a started request is finished.
-            try? await Task.sleep(for: configuration.processingDelay)
+        let response: CaptureResponse
+        if let earlier = ledger.verdict(for: request.transactionID) {
+            metrics.repeated.increment()
+            response = earlier.response(correlationID: request.correlationID, transactionID: request.transactionID)
+        } else if let deadline = request.deadlineMilliseconds, now() >= deadline {
+            // Its requester has stopped waiting: processing it now would capture a payment whose
+            // client was told "unknown". Say it was not processed instead.
+            metrics.expired.increment()
+            response = .expired(correlationID: request.correlationID, transactionID: request.transactionID)
+        } else {
+            let verdict = await ledger.decideOnce(for: request.transactionID) {
+                await self.decide(request)
+            }
+            guard let verdict else { return false }
+            response = verdict.response(correlationID: request.correlationID, transactionID: request.transactionID)
         }
-        let response = verdicts.verdict(correlationID: request.correlationID, transactionID: request.transactionID)
-        guard await reply(response) else { return false }
-        metrics.processed.increment()
+        guard await reply(response, to: request.replyTo, idempotencyKey: request.idempotencyKey) else { return false }
+        metrics.answered.increment()
         logger.debug(
             "request answered",
             metadata: [
@@ -99,21 +145,55 @@ public final class ProcessorSimulator: Service {
         return true
     }
 
-    /// Produces the reply, retrying until the broker acknowledges it: an unanswered request must
-    /// not be committed. During shutdown it gives up after a few attempts and returns `false`,
-    /// leaving the request uncommitted for the next simulator to answer.
-    private func reply(_ response: CaptureResponse) async -> Bool {
+    /// Processes a new transaction: waits the processing delay, decides, and journals the
+    /// verdict. Returns `nil` if the verdict could not be journaled before shutdown.
+    private func decide(_ request: ReceivedPaymentRequest) async -> Verdict? {
+        if configuration.processingDelay > .zero {
+            // Not cancelled on shutdown: a started request is finished.
+            try? await Task.sleep(for: configuration.processingDelay)
+        }
+        let verdict = Verdict(verdicts.verdict(correlationID: request.correlationID, transactionID: request.transactionID))
+        let journaled = await retryingUntilAcknowledged("journal verdict", correlationID: request.correlationID) {
+            try await self.journal.record(verdict, for: request.transactionID)
+        }
+        return journaled ? verdict : nil
+    }
+
+    /// Produces the reply where the request asked, falling back to the default reply topic when
+    /// that destination does not exist.
+    private func reply(_ response: CaptureResponse, to requested: ReplyDestination?, idempotencyKey: String?) async -> Bool {
+        let fallback = ReplyDestination(topic: configuration.replyTopic)
+        var destination = requested ?? fallback
+        return await retryingUntilAcknowledged("reply", correlationID: response.correlationID) {
+            do {
+                try await self.producer.send(PaymentReplyMessage.record(response, to: destination, idempotencyKey: idempotencyKey))
+            } catch let error as KafkaError where destination != fallback && error.isUnknownDestination {
+                self.logger.warning(
+                    "requested reply destination does not exist; replying on the default topic",
+                    metadata: ["reply_to": "\(destination)", "correlation_id": "\(response.correlationID)"])
+                destination = fallback
+                throw error
+            }
+        }
+    }
+
+    /// Retries `send` until the broker acknowledges it: a request must not be committed before
+    /// its verdict and reply are durable. During shutdown it gives up after a few attempts and
+    /// returns `false`, leaving the request uncommitted for the next simulator.
+    private func retryingUntilAcknowledged(
+        _ what: String, correlationID: CorrelationID, _ send: () async throws -> Void
+    ) async -> Bool {
         var delay = Duration.milliseconds(100)
         var attempts = 0
         while true {
             do {
-                try await producer.send(PaymentReplyMessage.record(response, topic: configuration.replyTopic))
+                try await send()
                 return true
             } catch {
                 attempts += 1
-                if Task.isShuttingDownGracefully, attempts >= 3 { return false }
                 metrics.replyFailures.increment()
-                logger.warning("reply not delivered; retrying", metadata: ["correlation_id": "\(response.correlationID)", "error": "\(error)"])
+                if Task.isShuttingDownGracefully, attempts >= 3 { return false }
+                logger.warning("\(what) not acknowledged; retrying", metadata: ["correlation_id": "\(correlationID)", "error": "\(error)"])
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(5))
             }
@@ -121,12 +201,14 @@ public final class ProcessorSimulator: Service {
     }
 
     private func provisionTopics() async {
-        guard configuration.createTopics else { return }
-        let topics = [configuration.requestTopic, configuration.replyTopic].map {
-            KafkaTopicSpecification(name: $0, partitions: configuration.topicPartitions)
-        }
+        let topics = [
+            KafkaTopicSpecification(name: configuration.requestTopic, partitions: configuration.topicPartitions),
+            KafkaTopicSpecification(name: configuration.replyTopic, partitions: configuration.topicPartitions),
+            KafkaTopicSpecification(
+                name: configuration.verdictTopic, partitions: configuration.topicPartitions, configs: ["cleanup.policy": "compact"]),
+        ]
         var attempt = 0
-        while !Task.isCancelled {
+        while !Task.isCancelled, configuration.createTopics {
             do {
                 try await producer.admin.createTopicsIfMissing(topics)
                 return

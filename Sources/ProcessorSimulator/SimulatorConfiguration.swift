@@ -18,6 +18,11 @@ public struct SimulatorConfiguration: Sendable, Hashable {
     /// Create the topics at start-up when they are missing.
     public var createTopics: Bool
     public var topicPartitions: Int
+    /// The compacted topic where verdicts are journaled by transaction id, shared by every
+    /// simulator, so that a repeated transaction gets its original verdict.
+    public var verdictTopic: String
+    /// How many verdicts to hold in memory (the journal holds them all).
+    public var verdictCapacity: Int
 
     public init(
         kafka: KafkaConfiguration,
@@ -28,7 +33,9 @@ public struct SimulatorConfiguration: Sendable, Hashable {
         approvalRate: Double = 0.8,
         concurrency: Int = 1_000,
         createTopics: Bool = true,
-        topicPartitions: Int = 3
+        topicPartitions: Int = 3,
+        verdictTopic: String = "payment-verdicts",
+        verdictCapacity: Int = 1_000_000
     ) {
         self.kafka = kafka
         self.requestTopic = requestTopic
@@ -39,5 +46,7 @@ public struct SimulatorConfiguration: Sendable, Hashable {
         self.concurrency = concurrency
         self.createTopics = createTopics
         self.topicPartitions = topicPartitions
+        self.verdictTopic = verdictTopic
+        self.verdictCapacity = verdictCapacity
     }
 }

@@ -49,12 +49,12 @@ struct ParsedOptionsTests {
         #expect(try options.duration("delay", default: .seconds(2)) == .milliseconds(1500))
     }
 
-    @Test("durations are milliseconds or carry a unit", arguments: [("250", 250), ("250ms", 250), ("2s", 2_000), ("1m", 60_000), ("0", 0)])
+    @Test("durations are milliseconds or carry a unit", arguments: [("250", 250), ("250ms", 250), ("2s", 2_000), ("1m", 60_000), ("24h", 86_400_000), ("0", 0)])
     func durations(text: String, milliseconds: Int64) {
         #expect(ParsedOptions.parseDuration(text) == .milliseconds(milliseconds))
     }
 
-    @Test("malformed durations are refused", arguments: ["", "soon", "-5", "1.5s", "2h", "s", "99999999999"])
+    @Test("malformed durations are refused", arguments: ["", "soon", "-5", "1.5s", "2d", "s", "99999999999"])
     func badDurations(text: String) {
         #expect(ParsedOptions.parseDuration(text) == nil)
     }
@@ -76,6 +76,9 @@ struct ParsedOptionsTests {
         #expect(configuration.properties == ["linger.ms": "1", "acks": "all"])
         let fromEnvironment = try parse([], serve, environment: ["DEMOSYNC_KAFKA_PROPERTIES": "a.b=1; c.d=x=y"])
         #expect(try KafkaOptions.configuration(from: fromEnvironment, clientID: "t").properties == ["a.b": "1", "c.d": "x=y"])
+        // Flags add to the environment's properties and win for the same key.
+        let both = try parse(["--kafka-property", "a.b=2", "--kafka-property", "e.f=3"], serve, environment: ["DEMOSYNC_KAFKA_PROPERTIES": "a.b=1;c.d=4"])
+        #expect(try KafkaOptions.configuration(from: both, clientID: "t").properties == ["a.b": "2", "c.d": "4", "e.f": "3"])
     }
 
     @Test("the Kafka profile defaults to local and accepts standard")

@@ -16,10 +16,10 @@ struct CaptureRouteTests {
         """#
 
     private func post(
-        _ body: String, gateway: FakeGateway, contentType: String? = "application/json", limits: HTTPLimits = HTTPLimits(),
+        _ body: String, gateway: FakeGateway, contentType: String? = "application/json", configuration: APIConfiguration = APIConfiguration(),
         _ check: @escaping @Sendable (TestResponse) throws -> Void
     ) async throws {
-        let application = Application(router: PaymentsRouter.build(gateway: gateway, limits: limits), logger: TestLogger.make("router-tests"))
+        let application = Application(router: PaymentsRouter.build(gateway: gateway, configuration: configuration), logger: TestLogger.make("router-tests"))
         try await application.test(.router) { client in
             var headers: HTTPFields = [:]
             if let contentType { headers[.contentType] = contentType }
@@ -133,7 +133,7 @@ struct CaptureRouteTests {
     func tooLarge() async throws {
         let padding = String(repeating: "x", count: 2_000)
         let body = #"{"transaction_id": "t", "amount": 1, "currency": "BRL", "metadata": {"p": "\#(padding)"}}"#
-        try await post(body, gateway: FakeGateway(.approve(code: "1")), limits: HTTPLimits(maxBodyBytes: 1_024)) { response in
+        try await post(body, gateway: FakeGateway(.approve(code: "1")), configuration: APIConfiguration(limits: HTTPLimits(maxBodyBytes: 1_024))) { response in
             #expect(response.status == .contentTooLarge)
             let body = try json(response)
             #expect(body["error_code"] as? String == "body_too_large")

@@ -12,10 +12,14 @@ final class FakeGateway: PaymentGateway {
         case answer(CaptureStatus)
         /// Never answers; ends only by cancellation.
         case hang
+        /// Approves after the test calls ``release()``.
+        case approveWhenReleased
     }
 
     private let script: Script
-    private let state = Mutex<(requests: [CaptureRequest], cancelled: Int)>(([], 0))
+    private let state = Mutex<(requests: [CaptureRequest], cancelled: Int, keys: [String?])>(([], 0, []))
+    private let lookups = Mutex<[CorrelationID: PaymentLookup]>([:])
+    private let gate = Mutex<(released: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
     let readinessValue: Mutex<GatewayReadiness>
 
     init(_ script: Script, readiness: GatewayReadiness = .ready) {
@@ -26,9 +30,34 @@ final class FakeGateway: PaymentGateway {
     var readiness: GatewayReadiness { readinessValue.withLock { $0 } }
     var requests: [CaptureRequest] { state.withLock { $0.requests } }
     var cancelledCount: Int { state.withLock { $0.cancelled } }
+    var idempotencyKeys: [String?] { state.withLock { $0.keys } }
 
-    func capture(_ request: CaptureRequest, correlationID: CorrelationID) async throws(CaptureError) -> CaptureResponse {
-        state.withLock { $0.requests.append(request) }
+    /// Scripts what ``lookUp(_:)`` answers for an id.
+    func setLookup(_ lookup: PaymentLookup, for id: CorrelationID) {
+        lookups.withLock { $0[id] = lookup }
+    }
+
+    func lookUp(_ correlationID: CorrelationID) async -> PaymentLookup {
+        lookups.withLock { $0[correlationID] } ?? .unknown
+    }
+
+    /// Lets every `approveWhenReleased` capture answer.
+    func release() {
+        let waiters = gate.withLock { gate in
+            gate.released = true
+            defer { gate.waiters.removeAll() }
+            return gate.waiters
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    func capture(_ request: CaptureRequest, correlationID: CorrelationID, idempotencyKey: String?) async throws(CaptureError)
+        -> CaptureResponse
+    {
+        state.withLock {
+            $0.requests.append(request)
+            $0.keys.append(idempotencyKey)
+        }
         switch script {
         case .approve(let code):
             return .approved(correlationID: correlationID, transactionID: request.transactionID, authorizationCode: code)
@@ -38,6 +67,15 @@ final class FakeGateway: PaymentGateway {
             throw error
         case .answer(let status):
             return CaptureResponse(correlationID: correlationID, transactionID: request.transactionID, status: status)
+        case .approveWhenReleased:
+            await withCheckedContinuation { continuation in
+                let released = gate.withLock { gate in
+                    if !gate.released { gate.waiters.append(continuation) }
+                    return gate.released
+                }
+                if released { continuation.resume() }
+            }
+            return .approved(correlationID: correlationID, transactionID: request.transactionID, authorizationCode: "777777")
         case .hang:
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(10))

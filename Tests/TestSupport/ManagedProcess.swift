@@ -54,6 +54,7 @@ public final class ManagedProcess: Sendable {
         guard result == 0 else {
             throw TestSupportError("cannot start \(executable): \(String(cString: strerror(result)))")
         }
+        ChildProcesses.started(pid)
         return ManagedProcess(processIdentifier: pid, name: name, logFile: logFile, errorLogFile: errorLogFile)
     }
 
@@ -63,6 +64,7 @@ public final class ManagedProcess: Sendable {
             if let known { return known }
             var status: Int32 = 0
             guard waitpid(processIdentifier, &status, WNOHANG) == processIdentifier else { return nil }
+            ChildProcesses.ended(processIdentifier)
             // WIFEXITED / WEXITSTATUS and WTERMSIG, spelled out (they are macros in C).
             let signal = status & 0x7f
             known = signal == 0 ? (status >> 8) & 0xff : 128 + signal
@@ -112,6 +114,30 @@ public final class ManagedProcess: Sendable {
             kill(processIdentifier, SIGKILL)
             var status: Int32 = 0
             waitpid(processIdentifier, &status, 0)
+            ChildProcesses.ended(processIdentifier)
         }
+    }
+}
+
+/// Every child a test started and has not seen end, killed when the test process exits so that
+/// no broker or server outlives the run (cleanup tasks scheduled by finished tests may never
+/// get to run before exit).
+enum ChildProcesses {
+    private static let running = Mutex<Set<pid_t>?>(nil)
+
+    static func started(_ pid: pid_t) {
+        let first = running.withLock { set -> Bool in
+            defer { set = (set ?? []).union([pid]) }
+            return set == nil
+        }
+        if first { atexit { ChildProcesses.killAll() } }
+    }
+
+    static func ended(_ pid: pid_t) {
+        running.withLock { _ = $0?.remove(pid) }
+    }
+
+    private static func killAll() {
+        for pid in running.withLock({ $0 ?? [] }) { kill(pid, SIGKILL) }
     }
 }

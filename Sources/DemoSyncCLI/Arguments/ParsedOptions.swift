@@ -114,17 +114,17 @@ struct ParsedOptions: Sendable {
     }
 
     /// A duration: a bare number of milliseconds (as the original's `PROCESSING_DELAY_MS`), or a
-    /// number with a unit: `250ms`, `2s`, `1m`.
+    /// number with a unit: `250ms`, `2s`, `1m`, `24h`.
     func duration(_ name: String, default defaultValue: Duration, allowZero: Bool = true) throws(UsageError) -> Duration {
         guard let (value, origin) = source(name) else { return defaultValue }
         guard let duration = Self.parseDuration(value), allowZero || duration > .zero else {
-            throw invalid(name, origin, value, expected: "milliseconds or a duration such as 500ms, 2s, 1m\(allowZero ? "" : ", above zero")")
+            throw invalid(name, origin, value, expected: "milliseconds or a duration such as 500ms, 2s, 1m, 24h\(allowZero ? "" : ", above zero")")
         }
         return duration
     }
 
     static func parseDuration(_ text: String) -> Duration? {
-        let units: [(suffix: String, milliseconds: Int64)] = [("ms", 1), ("s", 1_000), ("m", 60_000)]
+        let units: [(suffix: String, milliseconds: Int64)] = [("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000)]
         var digits = Substring(text.trimmingCharacters(in: .whitespaces))
         var multiplier: Int64 = 1
         for unit in units where digits.hasSuffix(unit.suffix) {
@@ -149,10 +149,23 @@ struct ParsedOptions: Sendable {
         return fraction
     }
 
-    /// `key=value` pairs from a repeatable option.
+    /// Every value from both sources: the environment's first, then the flags', so that a flag
+    /// adds to (and for the same key, overrides) what the environment sets.
+    func valuesFromEnvironmentAndFlags(_ name: String) -> [String] {
+        var values: [String] = []
+        for variable in specification(name).environment {
+            if let value = environment[variable], !value.isEmpty {
+                values += value.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                break
+            }
+        }
+        return values + (given[name] ?? [])
+    }
+
+    /// `key=value` pairs from a repeatable option, the environment's first, then the flags'.
     func pairs(_ name: String) throws(UsageError) -> [(key: String, value: String)] {
         var result: [(key: String, value: String)] = []
-        for entry in strings(name) {
+        for entry in valuesFromEnvironmentAndFlags(name) {
             guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex else {
                 throw invalid(name, "--\(name)", entry, expected: "KEY=VALUE")
             }

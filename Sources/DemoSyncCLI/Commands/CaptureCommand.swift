@@ -42,7 +42,7 @@ enum CaptureCommand {
         let metadata = try options.pairs("metadata")
         var metadataDictionary: [String: String] = [:]
         for (key, value) in metadata { metadataDictionary[key] = value }
-        let transactionID = options.string("transaction-id") ?? "tx_\(UUID().uuidString.lowercased().prefix(12))"
+        let transactionID = options.string("transaction-id") ?? "tx_\(UUID().uuidString.lowercased().filter(\.isHexDigit).prefix(16))"
         let url = options.string("url", default: "http://127.0.0.1:8080")
         guard let parsedURL = URL(string: url), let scheme = parsedURL.scheme, ["http", "https"].contains(scheme), parsedURL.host != nil else {
             throw UsageError("invalid value \"\(url)\" for --url: expected an http:// or https:// address", command: "capture")

@@ -23,6 +23,25 @@ enum ServeCommand {
             .value(
                 "max-body-bytes", "BYTES", environment: ["DEMOSYNC_MAX_BODY_BYTES"], default: "65536",
                 help: "Largest request body accepted; larger ones get 413."),
+            .value(
+                "reply-routing", "all|partition=N|topic=NAME", environment: ["DEMOSYNC_REPLY_ROUTING"], default: "all",
+                help: """
+                    How this replica gets its replies: `all` reads every partition of the response topic (works with any \
+                    processor); `partition=N` owns partition N of it, `topic=NAME` owns a topic of its own (requests name \
+                    them in reply-topic/reply-partition headers, which the processor must honour).
+                    """),
+            .value(
+                "idempotency-retention", "DURATION", environment: ["DEMOSYNC_IDEMPOTENCY_RETENTION"], default: "24h",
+                help: "How long a completed capture is replayed for a repeated Idempotency-Key or transaction id."),
+            .value(
+                "idempotency-capacity", "N", environment: ["DEMOSYNC_IDEMPOTENCY_CAPACITY"], default: "100000",
+                help: "Most idempotency keys remembered; the oldest are forgotten first."),
+            .value(
+                "outcome-retention", "DURATION", environment: ["DEMOSYNC_OUTCOME_RETENTION"], default: "1h",
+                help: "How long processor answers (late ones included) are kept for GET /api/v1/payments/{id}."),
+            .value(
+                "outcome-capacity", "N", environment: ["DEMOSYNC_OUTCOME_CAPACITY"], default: "100000",
+                help: "Most processor answers kept for GET /api/v1/payments/{id}."),
         ] + KafkaOptions.specifications + LoggingOptions.specifications)
 
     static func run(_ options: ParsedOptions) async throws -> Int32 {
@@ -34,11 +53,17 @@ enum ServeCommand {
             captureTimeout: try options.duration("timeout", default: .seconds(30), allowZero: false),
             createTopics: try KafkaOptions.createTopics(from: options),
             topicPartitions: try KafkaOptions.partitions(from: options),
-            maxPendingCaptures: try options.integer("max-pending", default: 50_000, in: 1...10_000_000))
+            maxPendingCaptures: try options.integer("max-pending", default: 50_000, in: 1...10_000_000),
+            replyRouting: try replyRouting(from: options),
+            outcomeCapacity: try options.integer("outcome-capacity", default: 100_000, in: 1...100_000_000),
+            outcomeRetention: try options.duration("outcome-retention", default: .seconds(3_600), allowZero: false))
         let server = ServerConfiguration(
             host: options.string("host", default: "0.0.0.0"),
             port: try options.integer("port", default: 8080, in: 0...65_535),
-            limits: HTTPLimits(maxBodyBytes: try options.integer("max-body-bytes", default: 64 * 1024, in: 256...(16 * 1024 * 1024))))
+            api: APIConfiguration(
+                limits: HTTPLimits(maxBodyBytes: try options.integer("max-body-bytes", default: 64 * 1024, in: 256...(16 * 1024 * 1024))),
+                idempotencyCapacity: try options.integer("idempotency-capacity", default: 100_000, in: 1...100_000_000),
+                idempotencyRetention: try options.duration("idempotency-retention", default: .seconds(24 * 3_600), allowZero: false)))
         let logger = try LoggingOptions.makeLogger("demosync.serve", from: options)
 
         let gateway = try KafkaPaymentGateway(configuration: gatewayConfiguration, logger: logger)
@@ -48,9 +73,30 @@ enum ServeCommand {
                 "librdkafka": "\(LibrdkafkaVersion.runningDescription)", "kafka.bootstrap": "\(gatewayConfiguration.kafka.bootstrapServers)",
                 "topics": "\(topics.request) → \(topics.reply)", "timeout": "\(gatewayConfiguration.captureTimeout)",
             ])
+        logger.info("reply routing", metadata: ["routing": "\(gatewayConfiguration.replyRouting)"])
         try await PaymentsServer.run(server: server, gateway: gateway, logger: logger) { port in
             logger.notice("listening", metadata: ["http.host": "\(server.host)", "http.port": "\(port)"])
         }
         return ExitCode.success
+    }
+
+    /// `all`, `partition=N` or `topic=NAME`.
+    static func replyRouting(from options: ParsedOptions) throws(UsageError) -> ReplyRouting {
+        let text = options.string("reply-routing", default: "all")
+        let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+        switch (parts.first, parts.count) {
+        case ("all", 1):
+            return .allPartitions
+        case ("partition", 2):
+            if let partition = Int32(parts[1]), partition >= 0 { return .ownedPartition(partition) }
+        case ("topic", 2):
+            if !parts[1].isEmpty, parts[1].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) {
+                return .ownedTopic(parts[1])
+            }
+        default:
+            break
+        }
+        throw UsageError(
+            "invalid value \"\(text)\" for --reply-routing: expected all, partition=N (N >= 0) or topic=NAME", command: "serve")
     }
 }

@@ -6,11 +6,14 @@ public struct KafkaTopicSpecification: Sendable, Hashable {
     public var partitions: Int
     /// `-1` lets the broker use its default replication factor.
     public var replicationFactor: Int
+    /// Topic configuration, such as `cleanup.policy=compact`.
+    public var configs: [String: String]
 
-    public init(name: String, partitions: Int = 3, replicationFactor: Int = -1) {
+    public init(name: String, partitions: Int = 3, replicationFactor: Int = -1, configs: [String: String] = [:]) {
         self.name = name
         self.partitions = partitions
         self.replicationFactor = replicationFactor
+        self.configs = configs
     }
 }
 
@@ -28,6 +31,13 @@ extension KafkaHandle {
                     topic.name, Int32(topic.partitions), Int32(topic.replicationFactor), &errorText, errorText.count)
             else {
                 throw KafkaError.client("invalid topic \(topic.name): \(errorText.nulTerminatedText)", code: RD_KAFKA_RESP_ERR__INVALID_ARG)
+            }
+            for (key, value) in topic.configs.sorted(by: { $0.key < $1.key }) {
+                let code = rd_kafka_NewTopic_set_config(newTopic, key, value)
+                guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                    rd_kafka_NewTopic_destroy(newTopic)
+                    throw KafkaError(code, message: "invalid configuration \(key)=\(value) for topic \(topic.name)")
+                }
             }
             newTopics.append(newTopic)
         }

@@ -82,9 +82,7 @@ public struct KafkaConfiguration: Sendable, Hashable {
         for role: Role, componentSettings: [String: String] = [:], enforced: [String: String] = [:]
     ) throws -> [String: String] {
         for (key, value) in enforced where properties[key].map({ $0 != value }) ?? false {
-            throw KafkaError.client(
-                "the librdkafka property \(key) is managed by DemoSync (it must be \(value)) and cannot be overridden"
-            )
+            throw KafkaError.client("the librdkafka property \(key) is managed by DemoSync and cannot be overridden")
         }
         var resolved = Self.lowLatencyDefaults(for: role)
         resolved.merge(profileSettings(for: role)) { $1 }

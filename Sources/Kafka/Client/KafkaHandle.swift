@@ -38,9 +38,17 @@ final class KafkaHandle: @unchecked Sendable {
         var errorText = [CChar](repeating: 0, count: 512)
         let result = rd_kafka_conf_set(configuration, key, value, &errorText, errorText.count)
         guard result == RD_KAFKA_CONF_OK else {
-            throw KafkaError.client(
-                "invalid librdkafka property \(key)=\(value): \(errorText.nulTerminatedText)", code: RD_KAFKA_RESP_ERR__INVALID_ARG)
+            // librdkafka's explanation quotes the value; a mistyped password must not reach a log.
+            let explanation = isSecret(key) ? "invalid value (not shown: the property holds a secret)" : errorText.nulTerminatedText
+            throw KafkaError.client("invalid librdkafka property \(key): \(explanation)", code: RD_KAFKA_RESP_ERR__INVALID_ARG)
         }
+    }
+
+    /// Whether a property holds a credential (`sasl.password`, `ssl.key.password`, OAuth
+    /// secrets...), whose value must never appear in errors or logs.
+    static func isSecret(_ key: String) -> Bool {
+        let lowered = key.lowercased()
+        return ["password", "secret", "token", "sasl.oauthbearer.config", "ssl.key.pem", "ssl_key"].contains { lowered.contains($0) }
     }
 
     /// The client's name as librdkafka knows it (`rdkafka#producer-1`), for logs.

@@ -45,6 +45,12 @@ public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
     /// "unavailable, try again" rather than "outcome unknown".
     public var isDefinitelyNotDelivered: Bool { persistence == .notPersisted }
 
+    /// The destination topic or partition does not exist.
+    public var isUnknownDestination: Bool {
+        [RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC, RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION, RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART]
+            .contains { $0.rawValue == code }
+    }
+
     /// The record could not be queued because the local producer queue is full.
     public var isQueueFull: Bool { code == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue }
 

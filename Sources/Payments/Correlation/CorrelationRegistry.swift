@@ -60,6 +60,9 @@ public actor CorrelationRegistry<Key: Hashable & Sendable, Reply: Sendable> {
 
     public var statistics: Statistics { counters }
 
+    /// Whether a wait for `key` is in progress.
+    public func isWaiting(for key: Key) -> Bool { entries[key] != nil }
+
     /// Registers a wait for `key`, runs `send` (which produces the request), then waits for the
     /// reply.
     ///

@@ -61,4 +61,11 @@ public struct CaptureResponse: Sendable, Hashable, Codable {
         case errorCode = "error_code"
         case errorMessage = "error_message"
     }
+
+    /// The answer to a request whose deadline passed before processing: it was not processed.
+    public static func expired(correlationID: CorrelationID, transactionID: String) -> CaptureResponse {
+        CaptureResponse(
+            correlationID: correlationID, transactionID: transactionID, status: .expired, errorCode: "deadline_exceeded",
+            errorMessage: "the request's deadline passed before it was processed; nothing was captured")
+    }
 }

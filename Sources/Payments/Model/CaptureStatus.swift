@@ -7,6 +7,11 @@ public enum CaptureStatus: Sendable, Hashable, Codable, CustomStringConvertible 
     case approved
     /// The processor refused the capture.
     case declined
+    /// The request's deadline had passed before the processor got to it, so it was not
+    /// processed at all: nothing was captured.
+    case expired
+    /// The processor failed to handle the request (its own fault, not a refusal).
+    case error
     /// Any other status text, kept verbatim.
     case other(String)
 
@@ -15,6 +20,8 @@ public enum CaptureStatus: Sendable, Hashable, Codable, CustomStringConvertible 
         switch text {
         case "approved": self = .approved
         case "declined": self = .declined
+        case "expired": self = .expired
+        case "error": self = .error
         default: self = .other(text)
         }
     }
@@ -24,12 +31,18 @@ public enum CaptureStatus: Sendable, Hashable, Codable, CustomStringConvertible 
         switch self {
         case .approved: "approved"
         case .declined: "declined"
+        case .expired: "expired"
+        case .error: "error"
         case .other(let text): text
         }
     }
 
     /// The wire text.
     public var description: String { text }
+
+    /// Whether this is a verdict on the payment (approved or declined), as opposed to a
+    /// statement that it was not processed or could not be.
+    public var isVerdict: Bool { self == .approved || self == .declined }
 
     /// Compares wire text, so a hand-built `.other("approved")` still equals `.approved`.
     public static func == (lhs: CaptureStatus, rhs: CaptureStatus) -> Bool {

@@ -2,7 +2,8 @@ import Foundation
 import Kafka
 
 /// The request record that `serve` produces and a processor consumes: keyed by the correlation
-/// id, valued with the HTTP body plus `correlation_id`, exactly as the original did.
+/// id, valued with the HTTP body plus `correlation_id`, exactly as the original did, with
+/// optional headers for what the original could not say (see ``PaymentHeaders``).
 public struct PaymentRequestMessage: Sendable, Hashable, Codable {
     public var correlationID: CorrelationID
     public var transactionID: String
@@ -25,21 +26,39 @@ public struct PaymentRequestMessage: Sendable, Hashable, Codable {
     }
 
     /// The record to produce.
-    public func record(topic: String) throws -> KafkaRecord {
-        KafkaRecord(
-            topic: topic, key: correlationID.rawValue, value: try WireJSON.encode(self),
-            headers: [
-                KafkaHeader(name: PaymentHeaders.correlationID, value: correlationID.rawValue),
-                KafkaHeader(name: PaymentHeaders.contentType, value: "application/json"),
-            ])
+    public func record(topic: String, routing: RequestRouting = RequestRouting()) throws -> KafkaRecord {
+        var headers = [
+            KafkaHeader(name: PaymentHeaders.correlationID, value: correlationID.rawValue),
+            KafkaHeader(name: PaymentHeaders.contentType, value: "application/json"),
+        ]
+        if let deadline = routing.deadlineMilliseconds {
+            headers.append(KafkaHeader(name: PaymentHeaders.deadline, value: String(deadline)))
+        }
+        if let replyTo = routing.replyTo {
+            headers.append(KafkaHeader(name: PaymentHeaders.replyTopic, value: replyTo.topic))
+            if let partition = replyTo.partition {
+                headers.append(KafkaHeader(name: PaymentHeaders.replyPartition, value: String(partition)))
+            }
+        }
+        if let key = routing.idempotencyKey {
+            headers.append(KafkaHeader(name: PaymentHeaders.idempotencyKey, value: key))
+        }
+        return KafkaRecord(
+            topic: topic, partition: routing.partition, key: correlationID.rawValue, value: try WireJSON.encode(self), headers: headers)
     }
 }
 
 /// What a processor needs from a request record, read leniently: a processor must answer
-/// requests produced by the original Go service too (float amounts, arbitrary metadata values).
+/// requests produced by the original Go service too (float amounts, arbitrary metadata values,
+/// no headers).
 public struct ReceivedPaymentRequest: Sendable, Hashable {
     public let correlationID: CorrelationID
     public let transactionID: String
+    /// From the `deadline` header, when present and well-formed.
+    public let deadlineMilliseconds: Int64?
+    /// From the `reply-topic` and `reply-partition` headers; `nil` means the default topic.
+    public let replyTo: ReplyDestination?
+    public let idempotencyKey: String?
 
     /// Reads the correlation id from the key (as the original's processors did), else from the
     /// header, else from the body; and the transaction id from the body.
@@ -63,5 +82,12 @@ public struct ReceivedPaymentRequest: Sendable, Hashable {
         }
         self.correlationID = correlationID
         self.transactionID = transactionID
+        deadlineMilliseconds = message.headers.lastValue(named: PaymentHeaders.deadline).flatMap { Int64($0) }
+        replyTo = message.headers.lastValue(named: PaymentHeaders.replyTopic).flatMap { topic in
+            topic.isEmpty
+                ? nil
+                : ReplyDestination(topic: topic, partition: message.headers.lastValue(named: PaymentHeaders.replyPartition).flatMap { Int32($0) })
+        }
+        idempotencyKey = message.headers.lastValue(named: PaymentHeaders.idempotencyKey)
     }
 }

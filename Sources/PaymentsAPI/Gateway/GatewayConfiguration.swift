@@ -15,6 +15,12 @@ public struct GatewayConfiguration: Sendable, Hashable {
     public var topicPartitions: Int
     /// Captures allowed to wait at once on this replica; beyond it, 503 at once.
     public var maxPendingCaptures: Int
+    /// How this replica receives its replies.
+    public var replyRouting: ReplyRouting
+    /// How many processor answers (including late ones) to keep for `GET /api/v1/payments/{id}`.
+    public var outcomeCapacity: Int
+    /// How long to keep them.
+    public var outcomeRetention: Duration
 
     public init(
         kafka: KafkaConfiguration,
@@ -23,7 +29,10 @@ public struct GatewayConfiguration: Sendable, Hashable {
         captureTimeout: Duration = .seconds(30),
         createTopics: Bool = true,
         topicPartitions: Int = 3,
-        maxPendingCaptures: Int = 50_000
+        maxPendingCaptures: Int = 50_000,
+        replyRouting: ReplyRouting = .allPartitions,
+        outcomeCapacity: Int = 100_000,
+        outcomeRetention: Duration = .seconds(3_600)
     ) {
         self.kafka = kafka
         self.requestTopic = requestTopic
@@ -32,5 +41,8 @@ public struct GatewayConfiguration: Sendable, Hashable {
         self.createTopics = createTopics
         self.topicPartitions = topicPartitions
         self.maxPendingCaptures = maxPendingCaptures
+        self.replyRouting = replyRouting
+        self.outcomeCapacity = outcomeCapacity
+        self.outcomeRetention = outcomeRetention
     }
 }

@@ -1,4 +1,4 @@
-import Metrics
+import CoreMetrics
 
 /// Counters the gateway keeps (exported through whatever swift-metrics backend is installed).
 struct GatewayMetrics: Sendable {

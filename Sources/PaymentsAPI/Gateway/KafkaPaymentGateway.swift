@@ -2,50 +2,57 @@ import CoreMetrics
 import Kafka
 import Logging
 import Payments
+import Synchronization
 
 /// Carries captures over Kafka: produce the request, wait for the correlated reply.
 ///
-/// Every replica reads every partition of the reply topic with a consumer that assigns them
-/// itself (no consumer group), so each replica sees the replies to its own requests whatever
-/// partition they land on, and ignores the others'. A shared group would split the replies
-/// between replicas and leave waiters to time out.
+/// By default every replica reads every partition of the reply topic with a consumer that
+/// assigns them itself (no consumer group), so each replica sees the replies to its own requests
+/// whatever partition they land on, and ignores the others'. A shared group would split the
+/// replies between replicas and leave waiters to time out. See ``ReplyRouting`` for the modes in
+/// which a replica owns a partition or a topic instead.
+///
+/// Every reply seen is also kept, bounded in number and age, so that the outcome of a capture
+/// that timed out can be asked for later.
 public final class KafkaPaymentGateway: PaymentGateway {
     let configuration: GatewayConfiguration
     let producer: KafkaProducer
     let replyConsumer: KafkaConsumer
     let registry: CorrelationRegistry<CorrelationID, CaptureResponse>
+    let outcomes: BoundedStore<CorrelationID, CaptureResponse>
     let metrics: GatewayMetrics
     private let logger: Logger
+    /// Partitions of the request topic, once known (0 before): requests are spread over them by
+    /// idempotency key.
+    private let requestPartitions = Atomic(0)
 
     public init(configuration: GatewayConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
         // A record that cannot be delivered within the capture timeout is of no use to its
         // waiter: let librdkafka give up on it at about the same time.
-        let messageTimeout = max(1_000, Int(configuration.captureTimeout.components.seconds * 1_000)
-            + Int(configuration.captureTimeout.components.attoseconds / 1_000_000_000_000_000))
         producer = try KafkaProducer(
             configuration: configuration.kafka,
-            componentSettings: ["message.timeout.ms": "\(messageTimeout)"],
+            componentSettings: ["message.timeout.ms": "\(max(1_000, configuration.captureTimeout.wholeMilliseconds))"],
             logger: logger)
         replyConsumer = try KafkaConsumer(
             configuration: configuration.kafka,
-            subscription: .allPartitions(of: [configuration.replyTopic], from: .end),
+            subscription: configuration.replyRouting.subscription(sharedReplyTopic: configuration.replyTopic),
             bufferCapacity: 10_000,
             logger: logger)
         registry = CorrelationRegistry(capacity: configuration.maxPendingCaptures)
+        outcomes = BoundedStore(capacity: configuration.outcomeCapacity, maximumAge: configuration.outcomeRetention)
         metrics = GatewayMetrics()
     }
 
     public var readiness: GatewayReadiness {
-        if case .unreachable(let reason) = producer.connectivity.current {
-            return .notReady(reason: "Kafka brokers unreachable: \(reason)")
-        }
-        if producer.connectivity.current == .unknown {
-            return .notReady(reason: "not connected to Kafka yet")
+        switch producer.connectivity.current {
+        case .unreachable(let reason): return .notReady(reason: "Kafka brokers unreachable: \(reason)")
+        case .unknown: return .notReady(reason: "not connected to Kafka yet")
+        case .reachable: break
         }
         if !replyConsumer.isPositioned {
-            return .notReady(reason: "reply consumer not positioned on \(configuration.replyTopic) yet")
+            return .notReady(reason: "reply consumer not positioned yet")
         }
         return .ready
     }
@@ -53,11 +60,19 @@ public final class KafkaPaymentGateway: PaymentGateway {
     /// Captures waiting for their reply now.
     public var pendingCaptures: Int { registry.pendingCount }
 
-    public func capture(_ request: CaptureRequest, correlationID: CorrelationID) async throws(CaptureError) -> CaptureResponse {
+    public func capture(_ request: CaptureRequest, correlationID: CorrelationID, idempotencyKey: String?) async throws(CaptureError)
+        -> CaptureResponse
+    {
         if case .notReady(let reason) = readiness { throw .unavailable(reason: reason) }
+        let partitions = requestPartitions.load(ordering: .relaxed)
+        let routing = RequestRouting(
+            partition: partitions > 0 ? StablePartitioner.partition(for: idempotencyKey ?? request.transactionID, count: partitions) : nil,
+            deadlineMilliseconds: WallClock.nowMilliseconds() + configuration.captureTimeout.wholeMilliseconds,
+            replyTo: configuration.replyRouting.replyDestination(sharedReplyTopic: configuration.replyTopic),
+            idempotencyKey: idempotencyKey)
         let record: KafkaRecord
         do {
-            record = try PaymentRequestMessage(correlationID: correlationID, request: request).record(topic: configuration.requestTopic)
+            record = try PaymentRequestMessage(correlationID: correlationID, request: request).record(topic: configuration.requestTopic, routing: routing)
         } catch {
             throw .unavailable(reason: "cannot encode the request: \(error)")
         }
@@ -92,57 +107,76 @@ public final class KafkaPaymentGateway: PaymentGateway {
         }
     }
 
+    public func lookUp(_ correlationID: CorrelationID) async -> PaymentLookup {
+        if let response = outcomes.value(for: correlationID) { return .final(response) }
+        if await registry.isWaiting(for: correlationID) { return .pending }
+        return .unknown
+    }
+
     /// Reads replies and hands each to its waiter until the reply consumer is closed.
     func deliverReplies() async {
         for await message in replyConsumer.messages {
-            guard let correlationID = PaymentReplyMessage.correlationID(of: message) else {
-                metrics.unparseableReplies.increment()
-                logger.warning(
-                    "reply without a correlation id; dropped",
-                    metadata: ["kafka.partition": "\(message.partition)", "kafka.offset": "\(message.offset)"])
-                continue
-            }
-            let response: CaptureResponse
-            do {
-                response = try PaymentReplyMessage.decode(message, correlationID: correlationID)
-            } catch {
-                metrics.unparseableReplies.increment()
-                logger.warning("unparseable reply; failing its waiter", metadata: ["correlation_id": "\(correlationID)", "error": "\(error)"])
-                await registry.fail(correlationID, with: .failed(reason: "the processor's reply could not be read: \(error)"))
-                continue
-            }
-            switch await registry.complete(correlationID, with: response) {
-            case .delivered:
-                break
-            case .late:
-                metrics.lateReplies.increment()
-                logger.info(
-                    "late reply: its capture had already ended",
-                    metadata: ["correlation_id": "\(correlationID)", "transaction_id": "\(response.transactionID)", "status": "\(response.status)"])
-            case .unmatched:
-                // Normal with several replicas: every replica reads every reply.
-                metrics.unmatchedReplies.increment()
-                logger.trace("reply for another replica", metadata: ["correlation_id": "\(correlationID)"])
-            }
+            await deliver(message)
         }
     }
 
-    /// Creates the request and reply topics if they are missing, retrying until it succeeds
-    /// or the task is cancelled.
+    private func deliver(_ message: KafkaMessage) async {
+        guard let correlationID = PaymentReplyMessage.correlationID(of: message) else {
+            metrics.unparseableReplies.increment()
+            logger.warning(
+                "reply without a correlation id; dropped",
+                metadata: ["kafka.partition": "\(message.partition)", "kafka.offset": "\(message.offset)"])
+            return
+        }
+        let response: CaptureResponse
+        do {
+            response = try PaymentReplyMessage.decode(message, correlationID: correlationID)
+        } catch {
+            metrics.unparseableReplies.increment()
+            logger.warning("unparseable reply; failing its waiter", metadata: ["correlation_id": "\(correlationID)", "error": "\(error)"])
+            await registry.fail(correlationID, with: .failed(reason: "the processor's reply could not be read: \(error)"))
+            return
+        }
+        outcomes.insert(response, for: correlationID)
+        switch await registry.complete(correlationID, with: response) {
+        case .delivered:
+            break
+        case .late:
+            metrics.lateReplies.increment()
+            logger.info(
+                "late reply kept: its capture had already ended",
+                metadata: ["correlation_id": "\(correlationID)", "transaction_id": "\(response.transactionID)", "status": "\(response.status)"])
+        case .unmatched:
+            // Normal with several replicas reading every reply: it is another replica's.
+            metrics.unmatchedReplies.increment()
+            logger.trace("reply for another replica", metadata: ["correlation_id": "\(correlationID)"])
+        }
+    }
+
+    /// Creates the topics this replica needs if they are missing, and learns how many partitions
+    /// the request topic has. Retries until it succeeds or the task is cancelled.
     func provisionTopics() async {
-        guard configuration.createTopics else { return }
-        let topics = [configuration.requestTopic, configuration.replyTopic].map {
+        var topics = [configuration.requestTopic, configuration.replyTopic].map {
             KafkaTopicSpecification(name: $0, partitions: configuration.topicPartitions)
+        }
+        if case .ownedTopic(let topic) = configuration.replyRouting {
+            topics.append(KafkaTopicSpecification(name: topic, partitions: 1))
         }
         var attempt = 0
         while !Task.isCancelled {
             do {
-                let created = try await producer.admin.createTopicsIfMissing(topics)
-                if !created.isEmpty { logger.info("created topics", metadata: ["topics": "\(created.joined(separator: ","))"]) }
-                return
+                if configuration.createTopics {
+                    let created = try await producer.admin.createTopicsIfMissing(topics)
+                    if !created.isEmpty { logger.info("created topics", metadata: ["topics": "\(created.joined(separator: ","))"]) }
+                }
+                if let count = try await producer.admin.partitionCount(of: configuration.requestTopic) {
+                    requestPartitions.store(count, ordering: .relaxed)
+                    return
+                }
+                throw WireFormatError("topic \(configuration.requestTopic) does not exist yet")
             } catch {
                 attempt += 1
-                logger.log(level: attempt == 1 ? .warning : .debug, "cannot create topics yet; retrying", metadata: ["kafka.error": "\(error)"])
+                logger.log(level: attempt == 1 ? .warning : .debug, "topics not ready yet; retrying", metadata: ["kafka.error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
             }
         }
@@ -154,5 +188,12 @@ public final class KafkaPaymentGateway: PaymentGateway {
         await registry.shutdown()
         await replyConsumer.close()
         await producer.close()
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds.
+    var wholeMilliseconds: Int64 {
+        components.seconds * 1_000 + components.attoseconds / 1_000_000_000_000_000
     }
 }

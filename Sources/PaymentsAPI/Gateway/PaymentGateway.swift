@@ -6,10 +6,27 @@ import Payments
 /// their own.
 public protocol PaymentGateway: Sendable {
     /// Sends a capture to the processor and waits for its answer.
-    func capture(_ request: CaptureRequest, correlationID: CorrelationID) async throws(CaptureError) -> CaptureResponse
+    ///
+    /// - Parameter idempotencyKey: names the capture; requests with the same key go to the same
+    ///   partition, so the same processor instance, and the key travels in a header.
+    func capture(_ request: CaptureRequest, correlationID: CorrelationID, idempotencyKey: String?) async throws(CaptureError)
+        -> CaptureResponse
+
+    /// What is known of a capture: its final answer, that it is still waiting, or nothing.
+    func lookUp(_ correlationID: CorrelationID) async -> PaymentLookup
 
     /// Whether captures can be accepted now, and if not, why.
     var readiness: GatewayReadiness { get }
+}
+
+/// What a replica knows of a capture, by correlation id.
+public enum PaymentLookup: Sendable, Hashable {
+    /// The processor's answer, whenever it arrived (in time or late).
+    case final(CaptureResponse)
+    /// Sent by this replica and still waiting for its answer.
+    case pending
+    /// Never seen here, or forgotten (the store of answers is bounded in size and age).
+    case unknown
 }
 
 /// Whether the gateway can take captures.

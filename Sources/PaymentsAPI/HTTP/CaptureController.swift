@@ -4,10 +4,10 @@ import Logging
 import NIOCore
 import Payments
 
-/// `POST /api/v1/payments/capture`: validates the body, hands the capture to the gateway, and
-/// answers with the processor's verdict or a JSON error.
+/// `POST /api/v1/payments/capture`: validates the body, hands the capture to the gateway through
+/// the idempotency ledger, and answers with the processor's verdict or a JSON error.
 struct CaptureController: Sendable {
-    let gateway: any PaymentGateway
+    let captures: IdempotentCaptures
     let limits: HTTPLimits
     let disconnects: ClientDisconnectWatcher
     let metrics: CaptureMetrics
@@ -21,18 +21,29 @@ struct CaptureController: Sendable {
         var request = request
         let outcome: CaptureOutcome
         do throws(APIError) {
+            let idempotencyKey = try Self.idempotencyKey(of: request)
             let captureRequest = try await readCaptureRequest(&request)
-            let correlationID = CorrelationID.random()
-            let gateway = self.gateway
+            let captures = self.captures
             let result = await disconnects.cancellingOnDisconnect(of: context.channel) {
-                () async -> Result<CaptureResponse, CaptureError> in
-                do throws(CaptureError) {
-                    return .success(try await gateway.capture(captureRequest, correlationID: correlationID))
+                () async -> Result<IdempotentCaptures.Result, CaptureLedger.Conflict> in
+                do throws(CaptureLedger.Conflict) {
+                    return .success(try await captures.capture(captureRequest, idempotencyKey: idempotencyKey))
                 } catch {
                     return .failure(error)
                 }
             }
-            outcome = CaptureOutcome(result, request: captureRequest, correlationID: correlationID)
+            switch result {
+            case .success(let captured):
+                switch captured.outcome {
+                case .success(let response): outcome = .answered(response, replayed: captured.replayed)
+                case .failure(let error): outcome = .failed(error, captureRequest)
+                }
+            case .failure:
+                throw APIError(
+                    .unprocessableContent, code: "idempotency_key_reused",
+                    message: "this idempotency key (or transaction id) was already used for a different request",
+                    field: idempotencyKey == nil ? "transaction_id" : "Idempotency-Key")
+            }
         } catch {
             outcome = .rejected(error)
         }
@@ -40,6 +51,17 @@ struct CaptureController: Sendable {
         metrics.record(outcome, duration: elapsed)
         outcome.log(to: context.logger, duration: elapsed)
         return try outcome.response()
+    }
+
+    /// The `Idempotency-Key` header: 1 to 255 visible ASCII characters, or absent.
+    private static func idempotencyKey(of request: Request) throws(APIError) -> String? {
+        guard let key = request.headers[.idempotencyKey] else { return nil }
+        guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw APIError(
+                .badRequest, code: "invalid_idempotency_key",
+                message: "the Idempotency-Key header must be 1 to 255 visible ASCII characters", field: "Idempotency-Key")
+        }
+        return key
     }
 
     /// Reads and validates the body: 415 for a body that does not claim to be JSON, 413 when it

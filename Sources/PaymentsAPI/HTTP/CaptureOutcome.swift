@@ -1,29 +1,27 @@
+import HTTPTypes
 import Hummingbird
 import Logging
 import Payments
 
 /// How one capture request ended, for its response, its log line and its metrics.
 enum CaptureOutcome: Sendable {
-    case answered(CaptureResponse)
+    case answered(CaptureResponse, replayed: Bool)
     case failed(CaptureError, CaptureRequest)
     case rejected(APIError)
 
-    init(_ result: Result<CaptureResponse, CaptureError>, request: CaptureRequest, correlationID: CorrelationID) {
-        switch result {
-        case .success(let response): self = .answered(response)
-        case .failure(let error): self = .failed(error, request)
-        }
-    }
+    /// Where the outcome of a capture can be asked for.
+    static func statusPath(_ id: CorrelationID) -> String { "/api/v1/payments/\(id.rawValue)" }
 
     /// The label used in metrics and logs: approved, declined, timeout, rejected, unavailable,
     /// error or client_gone.
     var label: String {
         switch self {
-        case .answered(let response):
+        case .answered(let response, _):
             switch response.status {
             case .approved: "approved"
             case .declined: "declined"
-            case .other: "error"
+            case .expired: "timeout"
+            case .error, .other: "error"
             }
         case .failed(let error, _):
             switch error {
@@ -38,13 +36,22 @@ enum CaptureOutcome: Sendable {
 
     func response() throws -> Response {
         switch self {
-        case .answered(let response):
+        case .answered(let response, let replayed):
             switch response.status {
             case .approved, .declined:
-                return JSONResponse.make(status: .ok, body: response)
-            case .other(let status):
+                var headers: HTTPFields = [:]
+                if replayed { headers[.idempotentReplayed] = "true" }
+                return JSONResponse.make(status: .ok, body: response, headers: headers)
+            case .expired:
                 throw APIError(
-                    .badGateway, code: "processor_error", message: "the processor answered with status \"\(status)\"",
+                    .gatewayTimeout, code: "deadline_exceeded",
+                    message: "the processor got the request after its deadline and did not process it; nothing was captured",
+                    correlationID: response.correlationID, statusURL: Self.statusPath(response.correlationID))
+            case .error, .other:
+                let detail = [response.errorCode, response.errorMessage].compactMap { $0 }.joined(separator: ": ")
+                throw APIError(
+                    .badGateway, code: "processor_error",
+                    message: "the processor answered with status \"\(response.status)\"\(detail.isEmpty ? "" : " (\(detail))")",
                     correlationID: response.correlationID)
             }
         case .failed(let error, _):
@@ -68,12 +75,13 @@ enum CaptureOutcome: Sendable {
         case .timedOut(let id):
             return APIError(
                 .gatewayTimeout, code: "processor_timeout",
-                message: "no answer from the processor in time; the capture may still complete", correlationID: id)
+                message: "no answer from the processor in time; the capture may still complete: ask status_url for its outcome",
+                correlationID: id, statusURL: statusPath(id), headers: [.location: statusPath(id)])
         case .shuttingDown(let id):
             return APIError(
                 .serviceUnavailable, code: "shutting_down",
-                message: "this replica is shutting down; the capture may still complete", correlationID: id,
-                headers: [.retryAfter: "1"])
+                message: "this replica is shutting down; the capture may still complete: retry with the same idempotency key",
+                correlationID: id, statusURL: statusPath(id), headers: [.retryAfter: "1"])
         case .processorError(let id, let reason):
             return APIError(.badGateway, code: "processor_error", message: reason, correlationID: id)
         case .clientGone(let id):
@@ -85,12 +93,13 @@ enum CaptureOutcome: Sendable {
     func log(to logger: Logger, duration: Duration) {
         var metadata: Logger.Metadata = [
             "outcome": "\(label)",
-            "duration_ms": "\(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)",
+            "duration_ms": "\(duration.wholeMilliseconds)",
         ]
         switch self {
-        case .answered(let response):
+        case .answered(let response, let replayed):
             metadata["correlation_id"] = "\(response.correlationID)"
             metadata["transaction_id"] = "\(response.transactionID)"
+            if replayed { metadata["replayed"] = "true" }
         case .failed(let error, let request):
             metadata["transaction_id"] = "\(request.transactionID)"
             if let id = error.correlationID { metadata["correlation_id"] = "\(id)" }
@@ -110,4 +119,10 @@ extension CaptureError {
         case .unavailable, .overloaded: nil
         }
     }
+}
+
+extension HTTPField.Name {
+    /// Set on an answer shared with an earlier or concurrent request of the same idempotency key.
+    static let idempotentReplayed = Self("Idempotent-Replayed")!
+    static let idempotencyKey = Self("Idempotency-Key")!
 }

@@ -6,12 +6,12 @@ import ServiceLifecycle
 public struct ServerConfiguration: Sendable, Hashable {
     public var host: String
     public var port: Int
-    public var limits: HTTPLimits
+    public var api: APIConfiguration
 
-    public init(host: String = "0.0.0.0", port: Int = 8080, limits: HTTPLimits = HTTPLimits()) {
+    public init(host: String = "0.0.0.0", port: Int = 8080, api: APIConfiguration = APIConfiguration()) {
         self.host = host
         self.port = port
-        self.limits = limits
+        self.api = api
     }
 }
 
@@ -24,7 +24,7 @@ public enum PaymentsServer {
     ) -> some ApplicationProtocol {
         let disconnects = ClientDisconnectWatcher()
         var application = Application(
-            router: PaymentsRouter.build(gateway: gateway, limits: server.limits, disconnects: disconnects),
+            router: PaymentsRouter.build(gateway: gateway, configuration: server.api, disconnects: disconnects),
             server: .http1(configuration: .init(additionalChannelHandlers: [ClientDisconnectHandler(watcher: disconnects)])),
             configuration: .init(address: .hostname(server.host, port: server.port), serverName: "demosync"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? server.port) },
