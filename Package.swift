@@ -143,7 +143,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["Kafka", "Payments", "TestSupport"],
+            dependencies: ["Kafka", "Payments", "PaymentsClient", "TestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -71,6 +71,25 @@ enum DemoSync {
     }
 }
 
+extension ManagedProcess {
+    /// Waits until the process has printed `text` (a log line announcing a state).
+    func waitForOutput(_ text: String, timeout: Duration = .seconds(60)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !output.contains(text) {
+            guard ContinuousClock.now < deadline, isRunning else {
+                throw TestSupportError("\(name) did not print \"\(text)\": \(output.suffix(2_000))")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// Waits until a simulator has joined its group and loaded its verdict journal.
+    func waitUntilSimulatorReady() async throws {
+        try await waitForOutput("partitions assigned")
+        try await waitForOutput("verdict journal loaded")
+    }
+}
+
 /// How a finished command ended.
 struct CommandResult: Sendable {
     let status: Int32

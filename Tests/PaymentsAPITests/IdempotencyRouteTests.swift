@@ -1,0 +1,212 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Payments
+@testable import PaymentsAPI
+import Testing
+import TestSupport
+
+@Suite("Idempotency and outcome lookup (router, fake gateway)")
+struct IdempotencyRouteTests {
+    static let body = #"{"transaction_id": "tx_idem", "amount": 10.00, "currency": "BRL"}"#
+
+    private func withClient(_ gateway: FakeGateway, _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        let application = Application(router: PaymentsRouter.build(gateway: gateway), logger: TestLogger.make("router-tests"))
+        try await application.test(.router, body)
+    }
+
+    private func post(_ client: any TestClientProtocol, _ body: String = Self.body, key: String? = nil) async throws -> (HTTPResponse.Status, [String: String], HTTPFields) {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let key { headers[.idempotencyKey] = key }
+        return try await client.execute(uri: "/api/v1/payments/capture", method: .post, headers: headers, body: ByteBuffer(string: body)) {
+            response in
+            let object = (try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]) ?? [:]
+            let json = object.compactMapValues { $0 as? String }
+            return (response.status, json, response.headers)
+        }
+    }
+
+    @Test("ten concurrent identical captures reach the gateway once and get ten identical answers")
+    func concurrentDuplicates() async throws {
+        let gateway = FakeGateway(.approveWhenReleased)
+        try await withClient(gateway) { client in
+            let results = try await withThrowingTaskGroup(of: (HTTPResponse.Status, [String: String], HTTPFields).self) { group in
+                for _ in 0..<10 { group.addTask { try await post(client) } }
+                for _ in 0..<1_000 where gateway.requests.isEmpty { try await Task.sleep(for: .milliseconds(2)) }
+                try await Task.sleep(for: .milliseconds(50))  // let the duplicates join
+                gateway.release()
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(results.allSatisfy { $0.0 == .ok })
+            let correlationIDs = Set(results.compactMap { $0.1["correlation_id"] })
+            #expect(correlationIDs.count == 1, "one capture, one correlation id, shared by all ten")
+            #expect(results.filter { $0.2[.idempotentReplayed] == "true" }.count == 9)
+        }
+        #expect(gateway.requests.count == 1)
+        #expect(gateway.idempotencyKeys == ["tx_idem"], "without a header the transaction id is the key")
+    }
+
+    @Test("after completion the same capture is replayed, marked as such, without reaching the gateway")
+    func replayAfterCompletion() async throws {
+        let gateway = FakeGateway(.approve(code: "424242"))
+        try await withClient(gateway) { client in
+            let first = try await post(client)
+            let second = try await post(client)
+            #expect(first.0 == .ok && second.0 == .ok)
+            #expect(first.2[.idempotentReplayed] == nil)
+            #expect(second.2[.idempotentReplayed] == "true")
+            #expect(second.1["authorization_code"] == "424242")
+            #expect(second.1["correlation_id"] == first.1["correlation_id"])
+        }
+        #expect(gateway.requests.count == 1)
+    }
+
+    @Test("the same key with a different body is refused with 422 idempotency_key_reused")
+    func conflict() async throws {
+        let gateway = FakeGateway(.approve(code: "1"))
+        try await withClient(gateway) { client in
+            _ = try await post(client)
+            let different = try await post(client, #"{"transaction_id": "tx_idem", "amount": 99.00, "currency": "BRL"}"#)
+            #expect(different.0 == .unprocessableContent)
+            #expect(different.1["error_code"] == "idempotency_key_reused")
+            // 10.00 and 10.0 are the same amount: not a conflict.
+            let same = try await post(client, #"{"transaction_id": "tx_idem", "amount": 10.0, "currency": "BRL"}"#)
+            #expect(same.0 == .ok)
+        }
+        #expect(gateway.requests.count == 1)
+    }
+
+    @Test("an Idempotency-Key header names the capture instead of the transaction id; a malformed one is a 400")
+    func headerKey() async throws {
+        let gateway = FakeGateway(.approve(code: "1"))
+        try await withClient(gateway) { client in
+            _ = try await post(client, key: "order-1-attempt")
+            let sameKey = try await post(client, key: "order-1-attempt")
+            #expect(sameKey.2[.idempotentReplayed] == "true")
+            _ = try await post(client, key: "order-2-attempt")  // same transaction, new key: a new capture
+            let bad = try await post(client, key: String(repeating: "k", count: 300))
+            #expect(bad.0 == .badRequest)
+            #expect(bad.1["error_code"] == "invalid_idempotency_key")
+        }
+        #expect(gateway.idempotencyKeys == ["order-1-attempt", "order-2-attempt"])
+    }
+
+    @Test("a capture that was certainly not sent (503) is forgotten: the retry is a new attempt")
+    func retryAfterUnavailable() async throws {
+        let gateway = FakeGateway(.fail(.unavailable(reason: "down")))
+        try await withClient(gateway) { client in
+            let first = try await post(client)
+            let second = try await post(client)
+            #expect(first.0 == .serviceUnavailable && second.0 == .serviceUnavailable)
+        }
+        #expect(gateway.requests.count == 2)
+    }
+
+    @Test("after a timeout a retry replays a late verdict if one arrived, and sends again only if none did")
+    func retryAfterTimeout() async throws {
+        let firstID = CorrelationID.random()
+        let gateway = FakeGateway(.fail(.timedOut(firstID)))
+        try await withClient(gateway) { client in
+            let timedOut = try await post(client)
+            #expect(timedOut.0 == .gatewayTimeout)
+            #expect(timedOut.1["status_url"] == "/api/v1/payments/\(firstID.rawValue)")
+            #expect(timedOut.2[.location] == "/api/v1/payments/\(firstID.rawValue)")
+
+            // Nothing arrived yet: the retry is sent again (the processor dedupes by transaction).
+            let retried = try await post(client)
+            #expect(retried.0 == .gatewayTimeout)
+            #expect(gateway.requests.count == 2)
+
+            // A late verdict arrived for the first attempt: the retry gets it, without sending.
+            gateway.setLookup(
+                .final(.approved(correlationID: firstID, transactionID: "tx_idem", authorizationCode: "123123")), for: firstID)
+            let replayed = try await post(client)
+            #expect(replayed.0 == .ok)
+            #expect(replayed.1["authorization_code"] == "123123")
+            #expect(replayed.2[.idempotentReplayed] == "true")
+        }
+        #expect(gateway.requests.count == 2)
+    }
+
+    @Test("GET /api/v1/payments/{id}: 200 with the final answer, 202 while pending, 404 when unknown")
+    func statusLookup() async throws {
+        let gateway = FakeGateway(.approve(code: "1"))
+        let done = CorrelationID.random()
+        let waiting = CorrelationID.random()
+        gateway.setLookup(.final(.declined(correlationID: done, transactionID: "tx_d")), for: done)
+        gateway.setLookup(.pending, for: waiting)
+        try await withClient(gateway) { client in
+            try await client.execute(uri: "/api/v1/payments/\(done.rawValue)", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body).contains(#""status":"declined""#))
+            }
+            try await client.execute(uri: "/api/v1/payments/\(waiting.rawValue)", method: .get) { response in
+                #expect(response.status == .accepted)
+                #expect(String(buffer: response.body).contains(#""status":"pending""#))
+            }
+            try await client.execute(uri: "/api/v1/payments/\(CorrelationID.random().rawValue)", method: .get) { response in
+                #expect(response.status == .notFound)
+                #expect(String(buffer: response.body).contains("not_found"))
+            }
+        }
+    }
+
+    @Test("an expired answer is a 504 deadline_exceeded; a processor error answer is a 502 with its detail")
+    func expiredAndErrorAnswers() async throws {
+        try await withClient(FakeGateway(.answer(.expired))) { client in
+            let response = try await post(client)
+            #expect(response.0 == .gatewayTimeout)
+            #expect(response.1["error_code"] == "deadline_exceeded")
+        }
+        try await withClient(FakeGateway(.answer(.error))) { client in
+            let response = try await post(client)
+            #expect(response.0 == .badGateway)
+            #expect(response.1["error_code"] == "processor_error")
+        }
+    }
+
+    @Test("wrong methods get 405 with Allow, unknown paths a JSON 404")
+    func methodsAndPaths() async throws {
+        try await withClient(FakeGateway(.approve(code: "1"))) { client in
+            try await client.execute(uri: "/api/v1/payments/capture", method: .get) { response in
+                #expect(response.status == .methodNotAllowed)
+                #expect(response.headers[.allow] == "POST")
+                #expect(String(buffer: response.body).contains("method_not_allowed"))
+            }
+            try await client.execute(uri: "/nowhere", method: .get) { response in
+                #expect(response.status == .notFound)
+                #expect(String(buffer: response.body).contains(#""error_code":"not_found""#))
+            }
+        }
+    }
+}
+
+@Suite("CaptureLedger bounds")
+struct CaptureLedgerTests {
+    final class FakeTime: Sendable {
+        let value = Locked(Duration.zero)
+        func advance(_ by: Duration) { value.withLock { $0 += by } }
+    }
+
+    private func approve(_ id: CorrelationID) async -> CaptureLedger.Outcome {
+        .success(.approved(correlationID: id, transactionID: "t", authorizationCode: "1"))
+    }
+
+    @Test("completed captures are forgotten after the retention and beyond the capacity")
+    func eviction() async throws {
+        let time = FakeTime()
+        let ledger = CaptureLedger(capacity: 2, retention: .seconds(60), now: { time.value.value })
+        for key in ["a", "b", "c"] {
+            _ = try await ledger.perform(key: key, fingerprint: key, lookUp: { _ in nil }, operation: approve)
+        }
+        #expect(await ledger.count == 2, "the oldest key went first")
+        let replayed = try await ledger.perform(key: "c", fingerprint: "c", lookUp: { _ in nil }, operation: approve)
+        #expect(replayed.replayed)
+        let forgotten = try await ledger.perform(key: "a", fingerprint: "a", lookUp: { _ in nil }, operation: approve)
+        #expect(!forgotten.replayed)
+        time.advance(.seconds(61))
+        let expired = try await ledger.perform(key: "c", fingerprint: "c", lookUp: { _ in nil }, operation: approve)
+        #expect(!expired.replayed, "past the retention the key is new again")
+    }
+}
