@@ -14,6 +14,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "demosync", targets: ["demosync"]),
+        .executable(name: "demosync-bench", targets: ["demosync-bench"]),
         .library(name: "Kafka", targets: ["Kafka"]),
     ],
     dependencies: [
@@ -102,6 +103,18 @@ let package = Package(
         .executableTarget(
             name: "demosync",
             dependencies: ["DemoSyncCLI"],
+            swiftSettings: swiftSettings
+        ),
+        // Benchmark baselines (not part of the product): the raw Kafka request-reply round trip
+        // through our wrapper, and a Hummingbird JSON echo. See bench/README.md.
+        .executableTarget(
+            name: "demosync-bench",
+            dependencies: [
+                "Kafka",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "bench/demosync-bench",
             swiftSettings: swiftSettings
         ),
         .target(
