@@ -53,3 +53,40 @@ install: release ## Copy demosync to $(PREFIX)/bin (default ~/.local/bin)
 	@mkdir -p "$(PREFIX)/bin"
 	cp "$$(swift build -c release --show-bin-path)/demosync" "$(PREFIX)/bin/demosync"
 	@echo "installed $(PREFIX)/bin/demosync"
+
+# --- Benchmarks and the soak-and-fault suite (issue 5; not part of `make test`) -------------------
+# Release builds go to their own scratch path, so that they never wait on a debug build's lock.
+
+BENCH_VENV := .deps/bench-venv
+BENCH_SCRATCH ?= .build-bench
+BENCH_SWIFT_FLAGS := -c release --scratch-path $(BENCH_SCRATCH)
+ifneq ($(strip $(RDKAFKA_PREFIX)),)
+BENCH_SWIFT_FLAGS += -Xlinker -rpath -Xlinker $(RDKAFKA_PREFIX)/lib
+endif
+BENCH_BIN_DIR = $(shell swift build $(BENCH_SWIFT_FLAGS) --show-bin-path 2>/dev/null)
+
+.PHONY: bench-deps bench soak _bench_build _bench _soak
+
+bench-deps: deps ## Install what bench and soak need: wrk (Debian), a venv with matplotlib and schemathesis
+	@command -v wrk >/dev/null || apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }
+	@[ -x $(BENCH_VENV)/bin/python ] || python3 -m venv $(BENCH_VENV)
+	@$(BENCH_VENV)/bin/python -c 'import matplotlib, schemathesis' 2>/dev/null \
+		|| $(BENCH_VENV)/bin/pip install -q 'matplotlib>=3.8,<4' 'schemathesis==4.32.5'
+
+_bench_build:
+	swift build $(BENCH_SWIFT_FLAGS) --product demosync
+	swift build $(BENCH_SWIFT_FLAGS) --product demosync-bench
+
+bench: bench-deps ## Benchmarks as ratios to same-run baselines → docs/benchmarks.md (BENCH_ARGS=--quick)
+	@$(MAKE) --no-print-directory _bench_build
+	@$(MAKE) --no-print-directory _bench
+
+_bench:
+	$(BENCH_VENV)/bin/python bench/run_bench.py --bin-dir "$(BENCH_BIN_DIR)" $(BENCH_ARGS)
+
+soak: bench-deps ## Soak and fault suite, each scenario time-bounded → docs/reliability.md (SOAK_ARGS)
+	@$(MAKE) --no-print-directory _bench_build
+	@$(MAKE) --no-print-directory _soak
+
+_soak:
+	$(BENCH_VENV)/bin/python bench/soak.py --bin-dir "$(BENCH_BIN_DIR)" $(SOAK_ARGS)

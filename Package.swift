@@ -3,7 +3,8 @@ import PackageDescription
 
 // Layers, each depending only on the ones below it:
 //   CRdKafka (C shim) → Kafka (our librdkafka wrapper) → Payments (domain)
-//   → PaymentsAPI, ProcessorSimulator, PaymentsClient → DemoSyncCLI → demosync (executable)
+//   → Operations (health, metrics, logs, traces) → PaymentsAPI, ProcessorSimulator, PaymentsClient
+//   → DemoSyncCLI → demosync (executable)
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
@@ -25,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
     ],
     targets: [
         .systemLibrary(
@@ -45,8 +48,23 @@ let package = Package(
             name: "Payments",
             dependencies: [
                 "Kafka",
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Operations",
+            dependencies: [
+                "Kafka",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -55,6 +73,8 @@ let package = Package(
             dependencies: [
                 "Kafka",
                 "Payments",
+                "Operations",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -68,6 +88,8 @@ let package = Package(
             dependencies: [
                 "Kafka",
                 "Payments",
+                "Operations",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -93,7 +115,9 @@ let package = Package(
                 "PaymentsAPI",
                 "ProcessorSimulator",
                 "PaymentsClient",
+                "Operations",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -139,7 +163,7 @@ let package = Package(
         .testTarget(
             name: "PaymentsAPITests",
             dependencies: [
-                "PaymentsAPI", "Payments", "Kafka", "TestSupport",
+                "PaymentsAPI", "Payments", "Kafka", "Operations", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

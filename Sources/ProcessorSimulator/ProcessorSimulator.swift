@@ -1,9 +1,12 @@
 import CoreMetrics
+import Instrumentation
 import Kafka
 import Logging
+import Operations
 import Payments
 import ServiceLifecycle
 import Synchronization
+import Tracing
 
 /// Stands in for the card network: consumes capture requests in a consumer group, waits the
 /// processing delay, and answers each on the reply topic (or the one its headers name), keyed
@@ -40,10 +43,12 @@ public final class ProcessorSimulator: Service {
         self.logger = logger
         self.now = now
         self.verdicts = verdicts ?? VerdictGenerator(approvalRate: configuration.approvalRate)
-        producer = try KafkaProducer(configuration: configuration.kafka, logger: logger)
+        let producerStatistics = KafkaStatisticsMetrics(client: "producer")
+        producer = try KafkaProducer(configuration: configuration.kafka, logger: logger, statisticsHandler: { producerStatistics.record($0) })
         ledger = VerdictLedger(capacity: configuration.verdictCapacity)
         journal = try VerdictJournal(
             topic: configuration.verdictTopic, kafka: configuration.kafka, producer: producer, ledger: ledger, logger: logger)
+        let consumerStatistics = KafkaStatisticsMetrics(client: "request-consumer")
         consumer = try KafkaConsumer(
             configuration: configuration.kafka,
             subscription: .group(id: configuration.groupID, topics: [configuration.requestTopic]),
@@ -51,13 +56,18 @@ public final class ProcessorSimulator: Service {
             // no simulator ran are answered (or refused as expired), not skipped.
             componentSettings: ["auto.offset.reset": "earliest"],
             bufferCapacity: max(1, configuration.concurrency),
-            logger: logger)
+            logger: logger,
+            statisticsHandler: { consumerStatistics.record($0) })
     }
 
-    /// Whether the simulator has partitions to work on, knows every earlier verdict, and
-    /// reaches the brokers.
-    public var isReady: Bool {
-        consumer.isPositioned && journalCaughtUp.load(ordering: .relaxed) && producer.connectivity.isReachable
+    /// Whether the simulator reaches the brokers, knows every earlier verdict and has joined its
+    /// group, and if not, why.
+    public var readiness: Readiness {
+        if case .unreachable(let reason) = producer.connectivity.current { return .notReady(reason: "Kafka brokers unreachable: \(reason)") }
+        if producer.connectivity.current == .unknown { return .notReady(reason: "not connected to Kafka yet") }
+        if !journalCaughtUp.load(ordering: .relaxed) { return .notReady(reason: "loading the verdict journal") }
+        if !consumer.isPositioned { return .notReady(reason: "waiting for the consumer group to assign partitions") }
+        return .ready
     }
 
     /// Requests being processed now.
@@ -109,6 +119,16 @@ public final class ProcessorSimulator: Service {
     /// Answers one request. Returns `true` once its reply is acknowledged (or it is skipped as
     /// malformed), meaning its offset may be committed.
     private func process(_ message: KafkaMessage) async -> Bool {
+        // Continue the requester's trace: this span is a child of the span that produced the
+        // request, and the reply carries this span on.
+        var parent = InstrumentationContext.topLevel
+        InstrumentationSystem.instrument.extract(message.headers, into: &parent, using: KafkaHeadersExtractor())
+        return await withSpan("process capture request", context: parent, ofKind: .consumer) { span in
+            await self.process(message, span: span)
+        }
+    }
+
+    private func process(_ message: KafkaMessage, span: any Span) async -> Bool {
         let request: ReceivedPaymentRequest
         do {
             request = try ReceivedPaymentRequest(message)
@@ -135,7 +155,8 @@ public final class ProcessorSimulator: Service {
             guard let verdict else { return false }
             response = verdict.response(correlationID: request.correlationID, transactionID: request.transactionID)
         }
-        guard await reply(response, to: request.replyTo, idempotencyKey: request.idempotencyKey) else { return false }
+        span.attributes["capture.status"] = response.status.text
+        guard await reply(response, to: request.replyTo, idempotencyKey: request.idempotencyKey, trace: span.context) else { return false }
         metrics.answered.increment()
         logger.debug(
             "request answered",
@@ -161,12 +182,16 @@ public final class ProcessorSimulator: Service {
 
     /// Produces the reply where the request asked, falling back to the default reply topic when
     /// that destination does not exist.
-    private func reply(_ response: CaptureResponse, to requested: ReplyDestination?, idempotencyKey: String?) async -> Bool {
+    private func reply(
+        _ response: CaptureResponse, to requested: ReplyDestination?, idempotencyKey: String?, trace: InstrumentationContext
+    ) async -> Bool {
         let fallback = ReplyDestination(topic: configuration.replyTopic)
         var destination = requested ?? fallback
         return await retryingUntilAcknowledged("reply", correlationID: response.correlationID) {
             do {
-                try await self.producer.send(PaymentReplyMessage.record(response, to: destination, idempotencyKey: idempotencyKey))
+                var record = try PaymentReplyMessage.record(response, to: destination, idempotencyKey: idempotencyKey)
+                InstrumentationSystem.instrument.inject(trace, into: &record.headers, using: KafkaHeadersInjector())
+                try await self.producer.send(record)
             } catch let error as KafkaError where destination != fallback && error.isUnknownDestination {
                 self.logger.warning(
                     "requested reply destination does not exist; replying on the default topic",
@@ -218,5 +243,12 @@ public final class ProcessorSimulator: Service {
                 try? await Task.sleep(for: .seconds(1))
             }
         }
+    }
+}
+
+extension ProcessorSimulator {
+    /// Brings the gauges that are read rather than pushed up to date (called before each scrape).
+    public func recordGauges() {
+        metrics.inFlight.record(requestsInFlight)
     }
 }

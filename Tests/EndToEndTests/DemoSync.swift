@@ -42,9 +42,12 @@ enum DemoSync {
         return server
     }
 
-    /// Starts `demosync simulate`.
+    /// Starts `demosync simulate`, without its health port unless the arguments ask for one (so
+    /// that several simulators can run side by side).
     static func simulate(_ arguments: [String] = [], environment: [String: String], name: String = "simulate") throws -> ManagedProcess {
-        try ManagedProcess.launch(executable: executable(), arguments: ["simulate"] + arguments, environment: environment, name: name)
+        let health = arguments.contains("--health-port") ? [] : ["--health-port", "off"]
+        return try ManagedProcess.launch(
+            executable: executable(), arguments: ["simulate"] + arguments + health, environment: environment, name: name)
     }
 
     /// Runs `demosync capture` to completion and returns its exit code, stdout and stderr.

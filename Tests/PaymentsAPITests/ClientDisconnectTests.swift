@@ -1,5 +1,6 @@
 import Foundation
 import Kafka
+import Operations
 import Payments
 import PaymentsAPI
 import ServiceLifecycle
@@ -19,8 +20,10 @@ struct LiveGatewayTests {
             configuration: GatewayConfiguration(kafka: broker.configuration(), captureTimeout: .seconds(600)), logger: logger)
         let port = try FreePort.find()
         let application = PaymentsServer.makeApplication(
-            server: ServerConfiguration(host: "127.0.0.1", port: port), gateway: gateway, logger: logger)
+            server: ServerConfiguration(host: "127.0.0.1", port: port), gateway: gateway, metrics: MetricsExport(), logger: logger)
         let server = Task { try await application.run() }
+        let kafka = Task { try await PaymentsKafkaService(gateway: gateway).run() }
+        defer { kafka.cancel() }
         defer { server.cancel() }
         try await FreePort.waitUntilListening(port: port, timeout: .seconds(20))
         for _ in 0..<500 where gateway.readiness != .ready {

@@ -1,3 +1,4 @@
+import Operations
 import Payments
 import PaymentsAPI
 import Synchronization
@@ -20,14 +21,14 @@ final class FakeGateway: PaymentGateway {
     private let state = Mutex<(requests: [CaptureRequest], cancelled: Int, keys: [String?])>(([], 0, []))
     private let lookups = Mutex<[CorrelationID: PaymentLookup]>([:])
     private let gate = Mutex<(released: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-    let readinessValue: Mutex<GatewayReadiness>
+    let readinessValue: Mutex<Readiness>
 
-    init(_ script: Script, readiness: GatewayReadiness = .ready) {
+    init(_ script: Script, readiness: Readiness = .ready) {
         self.script = script
         self.readinessValue = Mutex(readiness)
     }
 
-    var readiness: GatewayReadiness { readinessValue.withLock { $0 } }
+    var readiness: Readiness { readinessValue.withLock { $0 } }
     var requests: [CaptureRequest] { state.withLock { $0.requests } }
     var cancelledCount: Int { state.withLock { $0.cancelled } }
     var idempotencyKeys: [String?] { state.withLock { $0.keys } }

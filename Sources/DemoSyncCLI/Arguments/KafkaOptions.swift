@@ -75,18 +75,10 @@ enum KafkaOptions {
     }
 
     private static func readPropertiesFile(_ path: String, command: String) throws(UsageError) -> [String: String] {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw UsageError("cannot read the Kafka properties file \(path): \(error.localizedDescription)", command: command)
-        }
         var properties: [String: String] = [:]
-        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty || line.hasPrefix("#") { continue }
+        for (number, line) in try TextFile.numberedLines(path, what: "Kafka properties file", command: command) {
             guard let equals = line.firstIndex(of: "="), equals != line.startIndex else {
-                throw UsageError("\(path):\(number + 1): expected KEY=VALUE", command: command)
+                throw UsageError("\(path):\(number): expected KEY=VALUE", command: command)
             }
             properties[line[..<equals].trimmingCharacters(in: .whitespaces)] = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
         }

@@ -17,6 +17,11 @@ enum CaptureCommand {
             .value(
                 "timeout", "DURATION", environment: ["DEMOSYNC_CLIENT_TIMEOUT_MS"], default: "35s",
                 help: "How long to wait for the answer: milliseconds, or 500ms, 35s, 1m."),
+            .value(
+                "idempotency-key", "KEY",
+                help: "Names the capture for retries (Idempotency-Key header). Default: the transaction id names it."),
+            .value("token", "TOKEN", environment: ["DEMOSYNC_API_TOKEN"], help: "Bearer token, when the API requires one."),
+            .value("traceparent", "TRACEPARENT", help: "A W3C traceparent to continue (sent as the traceparent header)."),
         ],
         epilogue: """
             Exit codes:
@@ -53,7 +58,11 @@ enum CaptureCommand {
             transactionID: transactionID, amount: amount, currency: currency, metadata: metadata.isEmpty ? nil : metadataDictionary)
         let result: CaptureResult
         do {
-            result = try await PaymentsAPIClient(baseURL: url).capture(request, timeout: timeout)
+            var headers: [(String, String)] = []
+            if let key = options.string("idempotency-key") { headers.append(("Idempotency-Key", key)) }
+            if let token = options.string("token") { headers.append(("Authorization", "Bearer \(token)")) }
+            if let traceparent = options.string("traceparent") { headers.append(("traceparent", traceparent)) }
+            result = try await PaymentsAPIClient(baseURL: url).capture(request, timeout: timeout, headers: headers)
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             printError("no answer from \(url) within \(timeout); the capture may still complete")
             return ExitCode.timedOut

@@ -24,6 +24,15 @@ enum ServeCommand {
                 "max-body-bytes", "BYTES", environment: ["DEMOSYNC_MAX_BODY_BYTES"], default: "65536",
                 help: "Largest request body accepted; larger ones get 413."),
             .value(
+                "max-header-bytes", "BYTES", environment: ["DEMOSYNC_MAX_HEADER_BYTES"], default: "16384",
+                help: "Largest request header section accepted; larger ones close the connection with 400."),
+            .value(
+                "auth-token", "TOKEN", environment: ["DEMOSYNC_AUTH_TOKENS"], repeatable: true,
+                help: "A bearer token the API accepts on /api/ (health and metrics stay open); in the environment, separate tokens with `;`. No token: no authentication."),
+            .value(
+                "auth-tokens-file", "PATH", environment: ["DEMOSYNC_AUTH_TOKENS_FILE"],
+                help: "A file of accepted bearer tokens, one per line (# starts a comment). Keeps tokens off the command line."),
+            .value(
                 "reply-routing", "all|partition=N|topic=NAME", environment: ["DEMOSYNC_REPLY_ROUTING"], default: "all",
                 help: """
                     How this replica gets its replies: `all` reads every partition of the response topic (works with any \
@@ -61,10 +70,13 @@ enum ServeCommand {
             host: options.string("host", default: "0.0.0.0"),
             port: try options.integer("port", default: 8080, in: 0...65_535),
             api: APIConfiguration(
-                limits: HTTPLimits(maxBodyBytes: try options.integer("max-body-bytes", default: 64 * 1024, in: 256...(16 * 1024 * 1024))),
+                limits: HTTPLimits(
+                    maxBodyBytes: try options.integer("max-body-bytes", default: 64 * 1024, in: 256...(16 * 1024 * 1024)),
+                    maxHeaderBytes: try options.integer("max-header-bytes", default: 16 * 1024, in: 1_024...(1024 * 1024))),
                 idempotencyCapacity: try options.integer("idempotency-capacity", default: 100_000, in: 1...100_000_000),
-                idempotencyRetention: try options.duration("idempotency-retention", default: .seconds(24 * 3_600), allowZero: false)))
-        let logger = try LoggingOptions.makeLogger("demosync.serve", from: options)
+                idempotencyRetention: try options.duration("idempotency-retention", default: .seconds(24 * 3_600), allowZero: false),
+                authTokens: try authTokens(from: options)))
+        let (logger, metrics) = try LoggingOptions.bootstrap("demosync.serve", from: options)
 
         let gateway = try KafkaPaymentGateway(configuration: gatewayConfiguration, logger: logger)
         logger.info(
@@ -74,7 +86,10 @@ enum ServeCommand {
                 "topics": "\(topics.request) → \(topics.reply)", "timeout": "\(gatewayConfiguration.captureTimeout)",
             ])
         logger.info("reply routing", metadata: ["routing": "\(gatewayConfiguration.replyRouting)"])
-        try await PaymentsServer.run(server: server, gateway: gateway, logger: logger) { port in
+        if !server.api.authTokens.isEmpty {
+            logger.info("bearer authentication on", metadata: ["tokens": "\(server.api.authTokens.count)"])
+        }
+        try await PaymentsServer.run(server: server, gateway: gateway, metrics: metrics, logger: logger) { port in
             logger.notice("listening", metadata: ["http.host": "\(server.host)", "http.port": "\(port)"])
         }
         return ExitCode.success
@@ -98,5 +113,17 @@ enum ServeCommand {
         }
         throw UsageError(
             "invalid value \"\(text)\" for --reply-routing: expected all, partition=N (N >= 0) or topic=NAME", command: "serve")
+    }
+
+    /// Tokens from the flags, the environment and the tokens file, without blanks.
+    static func authTokens(from options: ParsedOptions) throws(UsageError) -> [String] {
+        var tokens = options.valuesFromEnvironmentAndFlags("auth-token")
+        if let path = options.string("auth-tokens-file") {
+            tokens += try TextFile.lines(path, what: "tokens file", command: "serve")
+        }
+        if tokens.contains(where: { $0.count < 16 || $0.contains(where: \.isWhitespace) }) {
+            throw UsageError("every auth token must be at least 16 characters, without spaces", command: "serve")
+        }
+        return tokens
     }
 }

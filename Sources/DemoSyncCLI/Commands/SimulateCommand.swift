@@ -1,5 +1,6 @@
 import Kafka
 import Logging
+import Operations
 import ProcessorSimulator
 import ServiceLifecycle
 import UnixSignals
@@ -24,6 +25,10 @@ enum SimulateCommand {
                 "concurrency", "N", environment: ["DEMOSYNC_SIMULATOR_CONCURRENCY"], default: "1000",
                 help: "Requests processed at once; the consumer pauses beyond it."),
             .value(
+                "health-port", "PORT|off", environment: ["DEMOSYNC_SIMULATOR_HEALTH_PORT"], default: "8081",
+                help: "Port of the simulator's /health/live, /health/ready and /metrics (0 picks a free one, off disables)."),
+            .value("health-host", "ADDRESS", environment: ["DEMOSYNC_SIMULATOR_HEALTH_HOST"], default: "0.0.0.0", help: "Address of those endpoints."),
+            .value(
                 "group-id", "ID", environment: ["DEMOSYNC_SIMULATOR_GROUP"], default: "demosync-simulator",
                 help: "Consumer group shared by the simulators."),
         ] + KafkaOptions.specifications + LoggingOptions.specifications)
@@ -42,9 +47,16 @@ enum SimulateCommand {
             concurrency: try options.integer("concurrency", default: 1_000, in: 1...1_000_000),
             createTopics: try KafkaOptions.createTopics(from: options),
             topicPartitions: try KafkaOptions.partitions(from: options))
-        let logger = try LoggingOptions.makeLogger("demosync.simulate", from: options)
+        let healthPort: Int? = options.string("health-port") == "off" ? nil : try options.integer("health-port", default: 8081, in: 0...65_535)
+        let (logger, metrics) = try LoggingOptions.bootstrap("demosync.simulate", from: options)
 
         let simulator = try ProcessorSimulator(configuration: configuration, logger: logger)
+        metrics.refreshBeforeRendering { simulator.recordGauges() }
+        var services: [any Service] = [simulator]
+        if let healthPort {
+            let routes = OperationsRoutes(readiness: { simulator.readiness }, metrics: metrics)
+            services.append(OperationsServer(host: options.string("health-host", default: "0.0.0.0"), port: healthPort, routes: routes, logger: logger))
+        }
         logger.info(
             "starting",
             metadata: [
@@ -52,8 +64,12 @@ enum SimulateCommand {
                 "delay": "\(configuration.processingDelay)", "approval_rate": "\(configuration.approvalRate)",
                 "concurrency": "\(configuration.concurrency)",
             ])
+        // The health server is listed last so that it stops first: readiness goes away before
+        // the simulator stops taking requests.
         let group = ServiceGroup(
-            configuration: .init(services: [simulator], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(
+                services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         return ExitCode.success
     }

@@ -28,6 +28,14 @@ public final class BrokerConnectivity: Sendable {
         changeHandlers.withLock { $0.append(handler) }
     }
 
+    /// Reachability as it changes, starting with the current value.
+    public func changes() -> AsyncStream<Bool> {
+        let (stream, continuation) = AsyncStream<Bool>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        continuation.yield(isReachable)
+        onChange { continuation.yield($0) }
+        return stream
+    }
+
     /// Called every time a failure to reach the brokers is recorded (not only on the change),
     /// on the thread that noticed it.
     func onFailure(_ handler: @escaping @Sendable () -> Void) {

@@ -15,12 +15,12 @@ protocol RebalanceHandler: AnyObject, Sendable {
 final class ClientCallbacks: Sendable {
     let logger: Logger
     let connectivity: BrokerConnectivity
-    let statisticsHandler: (@Sendable (String) -> Void)?
+    let statisticsHandler: (@Sendable (KafkaStatistics) -> Void)?
     let rebalanceHandler: (any RebalanceHandler)?
 
     init(
         logger: Logger, connectivity: BrokerConnectivity = BrokerConnectivity(),
-        statisticsHandler: (@Sendable (String) -> Void)? = nil, rebalanceHandler: (any RebalanceHandler)? = nil
+        statisticsHandler: (@Sendable (KafkaStatistics) -> Void)? = nil, rebalanceHandler: (any RebalanceHandler)? = nil
     ) {
         self.logger = logger
         self.connectivity = connectivity
@@ -55,7 +55,7 @@ final class ClientCallbacks: Sendable {
                     let text = json.withMemoryRebound(to: UInt8.self, capacity: length) {
                         String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
                     }
-                    callbacks.statisticsHandler?(text)
+                    callbacks.statistics(text)
                 }
                 return 0  // 0: librdkafka frees the JSON buffer
             }
@@ -94,6 +94,14 @@ final class ClientCallbacks: Sendable {
             default: .debug
             }
         logger.log(level: swiftLevel, "\(message)", metadata: ["librdkafka.facility": "\(facility)"])
+    }
+
+    private func statistics(_ json: String) {
+        do {
+            statisticsHandler?(try KafkaStatistics.parse(json))
+        } catch {
+            logger.debug("unreadable librdkafka statistics", metadata: ["error": "\(error)"])
+        }
     }
 
     private func clientError(_ error: KafkaError) {

@@ -94,3 +94,14 @@ public struct KafkaConfiguration: Sendable, Hashable {
         return resolved
     }
 }
+
+extension Dictionary where Key == String, Value == String {
+    /// Turns librdkafka's statistics on (every 5 s) when a handler wants them, unless the
+    /// caller chose an interval.
+    func withStatistics(_ wanted: Bool) -> [String: String] {
+        guard wanted, self["statistics.interval.ms"] == nil else { return self }
+        var settings = self
+        settings["statistics.interval.ms"] = "5000"
+        return settings
+    }
+}

@@ -47,7 +47,8 @@ public final class KafkaConsumer: Sendable {
     ///     user's pass-through properties still win.
     ///   - bufferCapacity: messages buffered ahead of the application before partitions pause.
     ///   - commitInterval: how often acknowledged offsets are committed (group mode).
-    ///   - statisticsHandler: receives librdkafka's statistics JSON.
+    ///   - statisticsHandler: receives librdkafka's statistics every `statistics.interval.ms` (5 s
+    ///     unless set).
     public init(
         configuration: KafkaConfiguration,
         subscription: Subscription,
@@ -55,7 +56,7 @@ public final class KafkaConsumer: Sendable {
         bufferCapacity: Int = 1_000,
         commitInterval: Duration = .milliseconds(200),
         logger: Logger,
-        statisticsHandler: (@Sendable (String) -> Void)? = nil
+        statisticsHandler: (@Sendable (KafkaStatistics) -> Void)? = nil
     ) throws {
         try LibrdkafkaVersion.requireRunning()
         let core = ConsumerCore(subscription: subscription, bufferCapacity: max(1, bufferCapacity), commitInterval: commitInterval, logger: logger)
@@ -68,7 +69,8 @@ public final class KafkaConsumer: Sendable {
             // directly; this one is never joined and never committed to.
             enforced["group.id"] = "demosync-assign-\(UUID().uuidString.lowercased())"
         }
-        let properties = try configuration.resolvedProperties(for: .consumer, componentSettings: componentSettings, enforced: enforced)
+        let properties = try configuration.resolvedProperties(
+            for: .consumer, componentSettings: componentSettings.withStatistics(statisticsHandler != nil), enforced: enforced)
         let callbacks = ClientCallbacks(logger: logger, statisticsHandler: statisticsHandler, rebalanceHandler: core)
         let handle = try KafkaHandle(role: .consumer, properties: properties, callbacks: callbacks)
         // Serve every callback (rebalances, errors, statistics) from the consumer poll.

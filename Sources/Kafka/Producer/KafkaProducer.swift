@@ -33,17 +33,19 @@ public final class KafkaProducer: Sendable {
     ///   - failQueuedRecordsWhenBrokersDown: when every broker becomes unreachable, fail the records
     ///     still waiting in the local queue at once (they were certainly never sent) instead of
     ///     letting them wait for `message.timeout.ms`.
-    ///   - statisticsHandler: receives librdkafka's statistics JSON every `statistics.interval.ms`.
+    ///   - statisticsHandler: receives librdkafka's statistics every `statistics.interval.ms` (5 s
+    ///     unless set).
     public init(
         configuration: KafkaConfiguration,
         componentSettings: [String: String] = [:],
         failQueuedRecordsWhenBrokersDown: Bool = true,
         logger: Logger,
-        statisticsHandler: (@Sendable (String) -> Void)? = nil
+        statisticsHandler: (@Sendable (KafkaStatistics) -> Void)? = nil
     ) throws {
         try LibrdkafkaVersion.requireRunning()
         let callbacks = ClientCallbacks(logger: logger, statisticsHandler: statisticsHandler)
-        let properties = try configuration.resolvedProperties(for: .producer, componentSettings: componentSettings)
+        let properties = try configuration.resolvedProperties(
+            for: .producer, componentSettings: componentSettings.withStatistics(statisticsHandler != nil))
         let handle = try KafkaHandle(role: .producer, properties: properties, callbacks: callbacks)
         self.handle = handle
         self.logger = logger

@@ -6,4 +6,5 @@ struct GatewayMetrics: Sendable {
     let lateReplies = Counter(label: "demosync_replies_late_total")
     let unmatchedReplies = Counter(label: "demosync_replies_unmatched_total")
     let unparseableReplies = Counter(label: "demosync_replies_unparseable_total")
+    let pending = Gauge(label: "demosync_pending_captures")
 }

@@ -1,8 +1,11 @@
 import CoreMetrics
+import Instrumentation
 import Kafka
 import Logging
+import Operations
 import Payments
 import Synchronization
+import Tracing
 
 /// Carries captures over Kafka: produce the request, wait for the correlated reply.
 ///
@@ -25,31 +28,48 @@ public final class KafkaPaymentGateway: PaymentGateway {
     /// Partitions of the request topic, once known (0 before): requests are spread over them by
     /// idempotency key.
     private let requestPartitions = Atomic(0)
+    /// The topics exist on the brokers we reach now (re-checked after every reconnection: a
+    /// broker without persistent storage comes back empty).
+    private let topicsReady = Atomic(false)
+    /// Set when graceful shutdown begins: new captures are refused while those in flight finish.
+    private let draining = Atomic(false)
 
     public init(configuration: GatewayConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
         // A record that cannot be delivered within the capture timeout is of no use to its
         // waiter: let librdkafka give up on it at about the same time.
+        let producerStatistics = KafkaStatisticsMetrics(client: "producer")
         producer = try KafkaProducer(
             configuration: configuration.kafka,
             componentSettings: ["message.timeout.ms": "\(max(1_000, configuration.captureTimeout.wholeMilliseconds))"],
-            logger: logger)
+            logger: logger,
+            statisticsHandler: { producerStatistics.record($0) })
+        let consumerStatistics = KafkaStatisticsMetrics(client: "reply-consumer")
         replyConsumer = try KafkaConsumer(
             configuration: configuration.kafka,
             subscription: configuration.replyRouting.subscription(sharedReplyTopic: configuration.replyTopic),
+            // A partition whose offset the broker no longer has (a broker that lost its data, or
+            // retention) restarts from its beginning: an extra reply is ignored, a missed one is
+            // a capture that times out.
+            componentSettings: ["auto.offset.reset": "earliest"],
             bufferCapacity: 10_000,
-            logger: logger)
+            logger: logger,
+            statisticsHandler: { consumerStatistics.record($0) })
         registry = CorrelationRegistry(capacity: configuration.maxPendingCaptures)
         outcomes = BoundedStore(capacity: configuration.outcomeCapacity, maximumAge: configuration.outcomeRetention)
         metrics = GatewayMetrics()
     }
 
-    public var readiness: GatewayReadiness {
+    public var readiness: Readiness {
+        if draining.load(ordering: .relaxed) { return .notReady(reason: "shutting down") }
         switch producer.connectivity.current {
         case .unreachable(let reason): return .notReady(reason: "Kafka brokers unreachable: \(reason)")
         case .unknown: return .notReady(reason: "not connected to Kafka yet")
         case .reachable: break
+        }
+        if !topicsReady.load(ordering: .relaxed) {
+            return .notReady(reason: "topics not confirmed on the brokers yet")
         }
         if !replyConsumer.isPositioned {
             return .notReady(reason: "reply consumer not positioned yet")
@@ -57,12 +77,20 @@ public final class KafkaPaymentGateway: PaymentGateway {
         return .ready
     }
 
+    /// Refuses new captures from now on (graceful shutdown); those in flight go on.
+    public func beginDraining() {
+        draining.store(true, ordering: .relaxed)
+    }
+
+    public var isDraining: Bool { draining.load(ordering: .relaxed) }
+
     /// Captures waiting for their reply now.
     public var pendingCaptures: Int { registry.pendingCount }
 
     public func capture(_ request: CaptureRequest, correlationID: CorrelationID, idempotencyKey: String?) async throws(CaptureError)
         -> CaptureResponse
     {
+        if isDraining { throw .shuttingDown(nil) }
         if case .notReady(let reason) = readiness { throw .unavailable(reason: reason) }
         let partitions = requestPartitions.load(ordering: .relaxed)
         let routing = RequestRouting(
@@ -70,18 +98,23 @@ public final class KafkaPaymentGateway: PaymentGateway {
             deadlineMilliseconds: WallClock.nowMilliseconds() + configuration.captureTimeout.wholeMilliseconds,
             replyTo: configuration.replyRouting.replyDestination(sharedReplyTopic: configuration.replyTopic),
             idempotencyKey: idempotencyKey)
-        let record: KafkaRecord
+        var record: KafkaRecord
         do {
             record = try PaymentRequestMessage(correlationID: correlationID, request: request).record(topic: configuration.requestTopic, routing: routing)
         } catch {
             throw .unavailable(reason: "cannot encode the request: \(error)")
         }
+        // The request carries the trace on to the processor, as a child of the HTTP request's span.
+        let span = startSpan("produce capture request", ofKind: .producer)
+        defer { span.end() }
+        InstrumentationSystem.instrument.inject(span.context, into: &record.headers, using: KafkaHeadersInjector())
+        let sending = record
         let producer = self.producer
         let logger = self.logger
         do {
             return try await registry.waitForReply(to: correlationID, timeout: configuration.captureTimeout) {
                 do {
-                    try await producer.send(record)
+                    try await producer.send(sending)
                 } catch let error as KafkaError where !error.isDefinitelyNotDelivered {
                     // The record may be in the topic: its reply may still come, so keep waiting
                     // rather than tell the client a capture that may happen did not.
@@ -153,8 +186,10 @@ public final class KafkaPaymentGateway: PaymentGateway {
         }
     }
 
-    /// Creates the topics this replica needs if they are missing, and learns how many partitions
-    /// the request topic has. Retries until it succeeds or the task is cancelled.
+    /// Keeps the topics this replica needs in place: whenever the brokers become reachable
+    /// (at start-up, and after every reconnection, since a broker without persistent storage
+    /// comes back empty), creates the missing ones and learns how many partitions the request
+    /// topic has. Runs until cancelled.
     func provisionTopics() async {
         var topics = [configuration.requestTopic, configuration.replyTopic].map {
             KafkaTopicSpecification(name: $0, partitions: configuration.topicPartitions)
@@ -162,24 +197,40 @@ public final class KafkaPaymentGateway: PaymentGateway {
         if case .ownedTopic(let topic) = configuration.replyRouting {
             topics.append(KafkaTopicSpecification(name: topic, partitions: 1))
         }
+        for await reachable in producer.connectivity.changes() {
+            guard reachable else {
+                topicsReady.store(false, ordering: .relaxed)
+                continue
+            }
+            await ensureTopics(topics)
+        }
+    }
+
+    private func ensureTopics(_ topics: [KafkaTopicSpecification]) async {
         var attempt = 0
-        while !Task.isCancelled {
+        while !Task.isCancelled, producer.connectivity.isReachable {
             do {
                 if configuration.createTopics {
                     let created = try await producer.admin.createTopicsIfMissing(topics)
                     if !created.isEmpty { logger.info("created topics", metadata: ["topics": "\(created.joined(separator: ","))"]) }
                 }
-                if let count = try await producer.admin.partitionCount(of: configuration.requestTopic) {
-                    requestPartitions.store(count, ordering: .relaxed)
-                    return
+                guard let count = try await producer.admin.partitionCount(of: configuration.requestTopic) else {
+                    throw WireFormatError("topic \(configuration.requestTopic) does not exist yet")
                 }
-                throw WireFormatError("topic \(configuration.requestTopic) does not exist yet")
+                requestPartitions.store(count, ordering: .relaxed)
+                topicsReady.store(true, ordering: .relaxed)
+                return
             } catch {
                 attempt += 1
                 logger.log(level: attempt == 1 ? .warning : .debug, "topics not ready yet; retrying", metadata: ["kafka.error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
             }
         }
+    }
+
+    /// Brings the gauges that are read rather than pushed up to date (called before each scrape).
+    public func recordGauges() {
+        metrics.pending.record(registry.pendingCount)
     }
 
     /// Ends every capture still waiting (they answer 503), then closes the consumer and

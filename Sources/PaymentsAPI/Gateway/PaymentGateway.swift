@@ -1,3 +1,4 @@
+import Operations
 import Payments
 
 /// What the HTTP layer needs from whatever carries captures to the processor and back.
@@ -16,7 +17,7 @@ public protocol PaymentGateway: Sendable {
     func lookUp(_ correlationID: CorrelationID) async -> PaymentLookup
 
     /// Whether captures can be accepted now, and if not, why.
-    var readiness: GatewayReadiness { get }
+    var readiness: Readiness { get }
 }
 
 /// What a replica knows of a capture, by correlation id.
@@ -29,15 +30,6 @@ public enum PaymentLookup: Sendable, Hashable {
     case unknown
 }
 
-/// Whether the gateway can take captures.
-public enum GatewayReadiness: Sendable, Hashable {
-    case ready
-    /// Not ready; the reason is for operators (health endpoint, logs).
-    case notReady(reason: String)
-
-    public var isReady: Bool { self == .ready }
-}
-
 /// Why a capture did not end with the processor's verdict.
 public enum CaptureError: Error, Sendable, Hashable {
     /// The request was certainly not sent (broker unreachable, client not positioned yet, queue
@@ -47,8 +39,9 @@ public enum CaptureError: Error, Sendable, Hashable {
     case overloaded(limit: Int)
     /// No answer before the deadline. The processor may still have captured the payment.
     case timedOut(CorrelationID)
-    /// The replica is shutting down. The request may have been sent.
-    case shuttingDown(CorrelationID)
+    /// The replica is shutting down. With a correlation id the request may have been sent;
+    /// without one it was refused before being sent.
+    case shuttingDown(CorrelationID?)
     /// The processor answered, but not with a capture verdict this API can pass on.
     case processorError(CorrelationID, reason: String)
     /// The HTTP client went away; nobody is left to answer.

@@ -77,7 +77,11 @@ enum CaptureOutcome: Sendable {
                 .gatewayTimeout, code: "processor_timeout",
                 message: "no answer from the processor in time; the capture may still complete: ask status_url for its outcome",
                 correlationID: id, statusURL: statusPath(id), headers: [.location: statusPath(id)])
-        case .shuttingDown(let id):
+        case .shuttingDown(.none):
+            return APIError(
+                .serviceUnavailable, code: "shutting_down", message: "this replica is shutting down; the capture was not sent, retry",
+                headers: [.retryAfter: "1", .connection: "close"])
+        case .shuttingDown(.some(let id)):
             return APIError(
                 .serviceUnavailable, code: "shutting_down",
                 message: "this replica is shutting down; the capture may still complete: retry with the same idempotency key",
@@ -115,7 +119,8 @@ extension CaptureError {
     /// The correlation id, when the request got as far as being assigned one.
     var correlationID: CorrelationID? {
         switch self {
-        case .timedOut(let id), .shuttingDown(let id), .processorError(let id, _), .clientGone(let id): id
+        case .timedOut(let id), .processorError(let id, _), .clientGone(let id): id
+        case .shuttingDown(let id): id
         case .unavailable, .overloaded: nil
         }
     }

@@ -1,28 +1,40 @@
 import Hummingbird
+import Operations
 
 /// Builds the router of the payments API over a gateway.
 public enum PaymentsRouter {
-    public static func build(gateway: any PaymentGateway, configuration: APIConfiguration = APIConfiguration()) -> Router<DemoSyncRequestContext> {
-        build(gateway: gateway, configuration: configuration, disconnects: ClientDisconnectWatcher())
+    public static func build(
+        gateway: any PaymentGateway, configuration: APIConfiguration = APIConfiguration(), operations: OperationsRoutes? = nil
+    ) -> Router<DemoSyncRequestContext> {
+        build(gateway: gateway, configuration: configuration, operations: operations, disconnects: ClientDisconnectWatcher())
     }
 
-    static func build(gateway: any PaymentGateway, configuration: APIConfiguration, disconnects: ClientDisconnectWatcher)
-        -> Router<DemoSyncRequestContext>
-    {
+    static func build(
+        gateway: any PaymentGateway, configuration: APIConfiguration, operations: OperationsRoutes?, disconnects: ClientDisconnectWatcher
+    ) -> Router<DemoSyncRequestContext> {
         let router = Router(context: DemoSyncRequestContext.self)
         router.middlewares.add(JSONErrorMiddleware())
-        let ledger = CaptureLedger(capacity: configuration.idempotencyCapacity, retention: configuration.idempotencyRetention)
+        router.middlewares.add(TracingMiddleware())
+        router.middlewares.add(TraceResponseMiddleware())
+
         let payments = router.group("api/v1/payments")
+        if !configuration.authTokens.isEmpty {
+            payments.add(middleware: BearerTokenMiddleware(tokens: configuration.authTokens))
+        }
+        let ledger = CaptureLedger(capacity: configuration.idempotencyCapacity, retention: configuration.idempotencyRetention)
         CaptureController(
             captures: IdempotentCaptures(gateway: gateway, ledger: ledger), limits: configuration.limits, disconnects: disconnects,
             metrics: CaptureMetrics()
         ).addRoutes(to: payments)
         PaymentStatusController(gateway: gateway).addRoutes(to: payments)
-        HealthController(gateway: gateway).addRoutes(to: router.group("health"))
+
+        (operations ?? OperationsRoutes(readiness: { gateway.readiness }, metrics: MetricsExport())).add(to: router)
+
         router.refuseOtherMethods(on: "api/v1/payments/capture", allowing: [.post])
         router.refuseOtherMethods(on: "api/v1/payments/:correlation_id", allowing: [.get])
-        router.refuseOtherMethods(on: "health/live", allowing: [.get])
-        router.refuseOtherMethods(on: "health/ready", allowing: [.get])
+        for path in ["health/live", "health/ready", "metrics"] {
+            router.refuseOtherMethods(on: RouterPath(path), allowing: [.get])
+        }
         return router
     }
 }
@@ -34,10 +46,16 @@ public struct APIConfiguration: Sendable, Hashable {
     public var idempotencyCapacity: Int
     /// How long a completed capture is replayed for its key.
     public var idempotencyRetention: Duration
+    /// Bearer tokens accepted on `/api/`; empty for no authentication.
+    public var authTokens: [String]
 
-    public init(limits: HTTPLimits = HTTPLimits(), idempotencyCapacity: Int = 100_000, idempotencyRetention: Duration = .seconds(24 * 3_600)) {
+    public init(
+        limits: HTTPLimits = HTTPLimits(), idempotencyCapacity: Int = 100_000, idempotencyRetention: Duration = .seconds(24 * 3_600),
+        authTokens: [String] = []
+    ) {
         self.limits = limits
         self.idempotencyCapacity = idempotencyCapacity
         self.idempotencyRetention = idempotencyRetention
+        self.authTokens = authTokens
     }
 }

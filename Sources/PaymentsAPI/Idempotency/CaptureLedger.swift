@@ -118,9 +118,10 @@ actor CaptureLedger {
         case .success:
             // The processor failed (status error): nothing was captured, a retry may succeed.
             forget(key)
-        case .failure(.unavailable), .failure(.overloaded):
+        case .failure(.unavailable), .failure(.overloaded), .failure(.shuttingDown(.none)):
             forget(key)  // certainly not sent
-        case .failure(.timedOut(let id)), .failure(.shuttingDown(let id)), .failure(.clientGone(let id)), .failure(.processorError(let id, _)):
+        case .failure(.timedOut(let id)), .failure(.shuttingDown(.some(let id))), .failure(.clientGone(let id)),
+            .failure(.processorError(let id, _)):
             remember(key, .unresolved(fingerprint: fingerprint, lastAttempt: id))
         }
     }

@@ -1,6 +1,8 @@
 import Hummingbird
 import Logging
+import Operations
 import ServiceLifecycle
+import UnixSignals
 
 /// Where and how `serve` listens.
 public struct ServerConfiguration: Sendable, Hashable {
@@ -15,31 +17,63 @@ public struct ServerConfiguration: Sendable, Hashable {
     }
 }
 
-/// Assembles `serve`: the HTTP application with the Kafka gateway's service beside it.
+/// Assembles `serve`: the HTTP application and the Kafka gateway's service, shut down in order.
 public enum PaymentsServer {
-    /// The application, ready to `runService()`.
+    /// The HTTP application alone (the Kafka service runs beside it, see ``run(server:gateway:metrics:logger:onServerRunning:)``).
     public static func makeApplication(
-        server: ServerConfiguration, gateway: KafkaPaymentGateway, logger: Logger,
+        server: ServerConfiguration, gateway: KafkaPaymentGateway, metrics: MetricsExport, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let disconnects = ClientDisconnectWatcher()
-        var application = Application(
-            router: PaymentsRouter.build(gateway: gateway, configuration: server.api, disconnects: disconnects),
-            server: .http1(configuration: .init(additionalChannelHandlers: [ClientDisconnectHandler(watcher: disconnects)])),
+        let limits = server.api.limits
+        let operations = OperationsRoutes(readiness: { gateway.readiness }, metrics: metrics)
+        metrics.refreshBeforeRendering { gateway.recordGauges() }
+        return Application(
+            router: PaymentsRouter.build(gateway: gateway, configuration: server.api, operations: operations, disconnects: disconnects),
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [ClientDisconnectHandler(watcher: disconnects)],
+                    idleTimeout: nil,
+                    httpDecoderConfiguration: .init(
+                        maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes, maxHeaderFieldCount: 100))),
             configuration: .init(address: .hostname(server.host, port: server.port), serverName: "demosync"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? server.port) },
             logger: logger)
-        application.addServices(PaymentsKafkaService(gateway: gateway))
-        return application
     }
 
-    /// Runs `serve` until SIGTERM or SIGINT, then shuts down gracefully: the server stops
-    /// accepting and finishes the requests in flight, then the Kafka service ends what still
-    /// waits and closes its clients.
+    /// Runs `serve` until SIGTERM or SIGINT, then shuts down in order:
+    /// 1. new captures are refused with 503 and readiness turns false;
+    /// 2. the server stops accepting connections and finishes the requests in flight (each up
+    ///    to its capture timeout);
+    /// 3. whatever still waits is answered 503, the reply consumer is closed and the producer
+    ///    flushed and closed.
     public static func run(
-        server: ServerConfiguration, gateway: KafkaPaymentGateway, logger: Logger,
+        server: ServerConfiguration, gateway: KafkaPaymentGateway, metrics: MetricsExport, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
-        try await makeApplication(server: server, gateway: gateway, logger: logger, onServerRunning: onServerRunning).runService()
+        let application = makeApplication(server: server, gateway: gateway, metrics: metrics, logger: logger, onServerRunning: onServerRunning)
+        // Services shut down in reverse order: the drain signal first, the Kafka service last.
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: PaymentsKafkaService(gateway: gateway)),
+                    .init(service: application),
+                    .init(service: DrainSignal { gateway.beginDraining() }),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+        logger.notice("stopped", metadata: ["pending": "\(gateway.pendingCaptures)"])
+    }
+}
+
+/// A service that does nothing until graceful shutdown begins, then runs `onShutdown` and ends:
+/// the first step of an ordered shutdown.
+struct DrainSignal: Service {
+    let onShutdown: @Sendable () -> Void
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        onShutdown()
     }
 }

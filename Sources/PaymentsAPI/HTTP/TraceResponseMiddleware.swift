@@ -1,0 +1,25 @@
+import HTTPTypes
+import Hummingbird
+import Instrumentation
+import Operations
+
+/// Answers with a `traceresponse` header (W3C Trace Context level 2) naming the trace and the
+/// server span that handled the request, so a client can find its capture in the traces.
+struct TraceResponseMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let trace = InstrumentationContext.current?.w3cTraceContext
+        do {
+            var response = try await next(request, context)
+            if let trace { response.headers[.traceResponse] = trace.traceparent }
+            return response
+        } catch let error as APIError {
+            var error = error
+            if let trace { error.headers[.traceResponse] = trace.traceparent }
+            throw error
+        }
+    }
+}
+
+extension HTTPField.Name {
+    static let traceResponse = Self("traceresponse")!
+}
