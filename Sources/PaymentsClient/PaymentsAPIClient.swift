@@ -9,8 +9,17 @@ public struct PaymentsAPIClient: Sendable {
     private let baseURL: String
     private let httpClient: HTTPClient
 
+    /// One HTTP client for the process. Unlike `HTTPClient.shared` it opens as many connections
+    /// to one host as there are concurrent requests: a capture holds its connection until the
+    /// processor answers, so eight (the default) would serialise a burst.
+    public static let sharedHTTPClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 2_048)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
     /// - Parameter baseURL: the API's address, such as `http://127.0.0.1:8080`.
-    public init(baseURL: String, httpClient: HTTPClient = .shared) {
+    public init(baseURL: String, httpClient: HTTPClient = PaymentsAPIClient.sharedHTTPClient) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.httpClient = httpClient
     }

@@ -30,6 +30,7 @@ public final class ProcessorSimulator: Service {
     private let logger: Logger
     private let inFlight = Atomic(0)
     private let journalCaughtUp = Atomic(false)
+    private let provisioner: TopicProvisioner
     private let now: @Sendable () -> Int64
 
     /// - Parameters:
@@ -45,6 +46,15 @@ public final class ProcessorSimulator: Service {
         self.verdicts = verdicts ?? VerdictGenerator(approvalRate: configuration.approvalRate)
         let producerStatistics = KafkaStatisticsMetrics(client: "producer")
         producer = try KafkaProducer(configuration: configuration.kafka, logger: logger, statisticsHandler: { producerStatistics.record($0) })
+        provisioner = TopicProvisioner(
+            producer: producer,
+            topics: [
+                KafkaTopicSpecification(name: configuration.requestTopic, partitions: configuration.topicPartitions),
+                KafkaTopicSpecification(name: configuration.replyTopic, partitions: configuration.topicPartitions),
+                KafkaTopicSpecification(
+                    name: configuration.verdictTopic, partitions: configuration.topicPartitions, configs: ["cleanup.policy": "compact"]),
+            ],
+            createMissing: configuration.createTopics, logger: logger)
         ledger = VerdictLedger(capacity: configuration.verdictCapacity)
         journal = try VerdictJournal(
             topic: configuration.verdictTopic, kafka: configuration.kafka, producer: producer, ledger: ledger, logger: logger)
@@ -65,6 +75,7 @@ public final class ProcessorSimulator: Service {
     public var readiness: Readiness {
         if case .unreachable(let reason) = producer.connectivity.current { return .notReady(reason: "Kafka brokers unreachable: \(reason)") }
         if producer.connectivity.current == .unknown { return .notReady(reason: "not connected to Kafka yet") }
+        if !provisioner.isReady { return .notReady(reason: "topics not confirmed on the brokers yet") }
         if !journalCaughtUp.load(ordering: .relaxed) { return .notReady(reason: "loading the verdict journal") }
         if !consumer.isPositioned { return .notReady(reason: "waiting for the consumer group to assign partitions") }
         return .ready
@@ -74,8 +85,8 @@ public final class ProcessorSimulator: Service {
     public var requestsInFlight: Int { inFlight.load(ordering: .relaxed) }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown { await self.provisionTopics() }
         await withDiscardingTaskGroup { background in
+            background.addTask { await cancelWhenGracefulShutdown { await self.provisioner.run() } }
             let caughtUp = AsyncStream<Void>.makeStream()
             background.addTask {
                 await self.journal.follow { caughtUp.continuation.finish() }
@@ -225,25 +236,6 @@ public final class ProcessorSimulator: Service {
         }
     }
 
-    private func provisionTopics() async {
-        let topics = [
-            KafkaTopicSpecification(name: configuration.requestTopic, partitions: configuration.topicPartitions),
-            KafkaTopicSpecification(name: configuration.replyTopic, partitions: configuration.topicPartitions),
-            KafkaTopicSpecification(
-                name: configuration.verdictTopic, partitions: configuration.topicPartitions, configs: ["cleanup.policy": "compact"]),
-        ]
-        var attempt = 0
-        while !Task.isCancelled, configuration.createTopics {
-            do {
-                try await producer.admin.createTopicsIfMissing(topics)
-                return
-            } catch {
-                attempt += 1
-                logger.log(level: attempt == 1 ? .warning : .debug, "cannot create topics yet; retrying", metadata: ["kafka.error": "\(error)"])
-                try? await Task.sleep(for: .seconds(1))
-            }
-        }
-    }
 }
 
 extension ProcessorSimulator {

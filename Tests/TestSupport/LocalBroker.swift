@@ -16,11 +16,14 @@ public final class LocalBroker: Sendable {
     }
 
     /// Starts a broker on `port` (a free one by default) and waits until it accepts connections.
-    /// On a free port chosen here, a start that fails (the port was taken meanwhile) is retried
-    /// on another.
+    /// A start that fails is retried: on another port when the port was chosen here, on the same
+    /// one (for up to 30 s, while the previous broker's sockets linger) when it was given.
     public static func start(port: Int? = nil) async throws -> LocalBroker {
         var lastError: any Error = TestSupportError("the broker did not start")
-        for _ in 0..<(port == nil ? 3 : 1) {
+        let deadline = ContinuousClock.now + .seconds(30)
+        var attempts = 0
+        while attempts < 3 || (port != nil && ContinuousClock.now < deadline) {
+            attempts += 1
             let chosen = try port ?? FreePort.find()
             let url = "tcp://127.0.0.1:\(chosen)"
             let process = try ManagedProcess.launch(
@@ -28,13 +31,14 @@ public final class LocalBroker: Sendable {
                 arguments: ["broker", "--listener-url", url, "--advertised-listener-url", url],
                 name: "tansu-\(chosen)")
             let broker = LocalBroker(port: chosen, process: process)
-            do {
-                try await FreePort.waitUntilListening(port: chosen, timeout: .seconds(15))
-                return broker
-            } catch {
-                lastError = TestSupportError("\(error); broker output: \(process.output.suffix(1_000))")
-                await process.terminate()
+            let started = ContinuousClock.now
+            while process.isRunning, started.duration(to: .now) < .seconds(10) {
+                if FreePort.isListening(port: chosen) { return broker }
+                try await Task.sleep(for: .milliseconds(20))
             }
+            lastError = TestSupportError("the broker did not start on \(chosen): \(process.output.suffix(1_000))")
+            await process.terminate()
+            try await Task.sleep(for: .milliseconds(500))
         }
         throw lastError
     }

@@ -14,7 +14,8 @@ import Synchronization
 ///
 /// With `--journal` the responder first produces each request to a third topic and awaits its
 /// acknowledgement, as `simulate` journals each verdict before it replies: the difference between
-/// the two runs is the cost of that extra hop.
+/// the two runs is the cost of that extra hop. `--compact-journal` creates that topic compacted, as
+/// `simulate` creates its verdict topic.
 ///
 /// A round trip is timed from just before the request is produced to the moment its reply is
 /// read, which is what `serve` waits for. `--concurrency C` runs C requesters side by side.
@@ -26,6 +27,9 @@ enum KafkaRoundTrip {
         var concurrency = 1
         var partitions = 3
         var journal = false
+        /// Create the journal topic compacted (`cleanup.policy=compact`), as `simulate` creates its
+        /// verdict topic.
+        var compactJournal = false
         var samplesFile: String?
         var timeoutSeconds = 300
 
@@ -37,6 +41,7 @@ enum KafkaRoundTrip {
             concurrency = try arguments.integer("concurrency", in: 1...100_000) ?? concurrency
             partitions = try arguments.integer("partitions", in: 1...1_000) ?? partitions
             journal = arguments.flag("journal")
+            compactJournal = arguments.flag("compact-journal")
             samplesFile = arguments.string("samples-file")
             timeoutSeconds = try arguments.integer("timeout-seconds", in: 1...86_400) ?? timeoutSeconds
         }
@@ -67,7 +72,10 @@ enum KafkaRoundTrip {
         let requester = try KafkaProducer(
             configuration: serveKafka, componentSettings: ["message.timeout.ms": "30000"], logger: logger)
         try await requester.admin.createTopicsIfMissing(
-            [topics.request, topics.reply, topics.journal].map { KafkaTopicSpecification(name: $0, partitions: options.partitions) })
+            [topics.request, topics.reply].map { KafkaTopicSpecification(name: $0, partitions: options.partitions) } + [
+                KafkaTopicSpecification(
+                    name: topics.journal, partitions: options.partitions, configs: options.compactJournal ? ["cleanup.policy": "compact"] : [:])
+            ])
         let replies = try KafkaConsumer(
             configuration: serveKafka, subscription: .allPartitions(of: [topics.reply], from: .end), bufferCapacity: 10_000,
             logger: logger)
@@ -122,6 +130,7 @@ enum KafkaRoundTrip {
             "concurrency": options.concurrency,
             "partitions": options.partitions,
             "journal_hop": options.journal,
+            "journal_compacted": options.compactJournal,
             "positioning_s": positioning.microseconds / 1_000_000,
             "elapsed_s": seconds,
             "throughput_per_s": seconds > 0 ? Double(options.count) / seconds : 0,

@@ -1,7 +1,7 @@
 // demosync-bench: the baselines `make bench` measures DemoSync against. Not part of the product.
 //
 //   demosync-bench kafka-roundtrip --bootstrap-servers HOST:PORT [--count N] [--warmup N]
-//                                  [--concurrency C] [--partitions N] [--journal]
+//                                  [--concurrency C] [--partitions N] [--journal [--compact-journal]]
 //                                  [--samples-file PATH] [--timeout-seconds S]
 //       The raw Kafka request-reply round trip through our wrapper, with the same client settings
 //       as `serve` (requester) and `simulate` (responder), and no HTTP. Prints one JSON object.
@@ -15,7 +15,8 @@ import Foundation
 let arguments = Array(CommandLine.arguments.dropFirst())
 let usage = """
     usage: demosync-bench kafka-roundtrip --bootstrap-servers HOST:PORT [--count N] [--warmup N] [--concurrency C]
-                                          [--partitions N] [--journal] [--samples-file PATH] [--timeout-seconds S]
+                                          [--partitions N] [--journal [--compact-journal]] [--samples-file PATH]
+                                          [--timeout-seconds S]
            demosync-bench http-echo [--host ADDRESS] [--port P]
     """
 

@@ -10,7 +10,9 @@ public struct KafkaConfiguration: Sendable, Hashable {
         /// Apache Kafka and compatible brokers that answer a fetch as soon as data arrives.
         case standard
         /// The local development broker (Tansu), which holds every fetch for `fetch.wait.max.ms`
-        /// and every group join for about half of `session.timeout.ms`: both are set small.
+        /// and every group join for about half of `session.timeout.ms`: both are set small. It
+        /// keeps nothing across a restart, producer ids included, so the idempotent producer
+        /// (which would keep retrying under an id the restarted broker never issued) is off.
         case local
     }
 
@@ -59,8 +61,10 @@ public struct KafkaConfiguration: Sendable, Hashable {
 
     func profileSettings(for role: Role) -> [String: String] {
         switch (profile, role) {
-        case (.standard, _), (.local, .producer):
+        case (.standard, _):
             return [:]
+        case (.local, .producer):
+            return ["enable.idempotence": "false"]
         case (.local, .consumer):
             return [
                 "fetch.wait.max.ms": "5",

@@ -58,9 +58,12 @@ final class KafkaHandle: @unchecked Sendable {
 
     /// Destroys the client. It blocks while librdkafka joins its threads, so callers run it on a
     /// dedicated thread, after making sure nothing else uses the handle any more.
-    func destroy() {
+    ///
+    /// - Parameter leavingGroup: for a consumer, whether to close it first (revoke, commit, leave
+    ///   the group), which waits up to `session.timeout.ms` for an unreachable coordinator.
+    func destroy(leavingGroup: Bool = true) {
         if destroyed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
-            rd_kafka_destroy(pointer)
+            rd_kafka_destroy_flags(pointer, leavingGroup ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE)
         }
     }
 

@@ -20,7 +20,10 @@ final class ConsumerCore: RebalanceHandler {
     }
 
     let buffer = MessageBuffer()
-    private let subscription: KafkaConsumer.Subscription
+    let subscription: KafkaConsumer.Subscription
+    /// For a consumer that assigns its own partitions: the offset after the last message handed
+    /// to the buffer, per partition, so that a rebuilt client resumes exactly there.
+    private let resumeOffsets = Mutex<[KafkaTopicPartition: Int64]>([:])
     private let bufferCapacity: Int
     private let commitInterval: Duration
     private let logger: Logger
@@ -76,8 +79,11 @@ final class ConsumerCore: RebalanceHandler {
             return  // fetched before the pause took effect; read again by the next owner
         }
         let copy = KafkaMessage(copying: message)
+        let partition = KafkaTopicPartition(topic: copy.topic, partition: copy.partition)
         if isGroupMember {
-            progress.withLock { $0.handedOut(KafkaTopicPartition(topic: copy.topic, partition: copy.partition), offset: copy.offset) }
+            progress.withLock { $0.handedOut(partition, offset: copy.offset) }
+        } else {
+            resumeOffsets.withLock { $0[partition] = copy.offset + 1 }
         }
         buffer.push(copy)
     }
@@ -103,8 +109,14 @@ final class ConsumerCore: RebalanceHandler {
             }
             (partitions, start) = (all, from)
         }
+        let resume = resumeOffsets.withLock { $0 }
         let entries = try partitions.map { partition in
             let marks = try handle.watermarks(of: partition, timeout: .seconds(2))
+            if let offset = resume[partition] {
+                // Resuming after a rebuild: where we left off, unless the broker no longer has
+                // that offset (its log was lost or truncated), then from what it has.
+                return (partition, offset: (marks.low...marks.high).contains(offset) ? offset : marks.low)
+            }
             return (partition, offset: start == .end ? marks.high : marks.low)
         }
         let list = PartitionList.make(entries)
@@ -112,6 +124,9 @@ final class ConsumerCore: RebalanceHandler {
         let code = rd_kafka_assign(handle.pointer, list)
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code) }
         pollState.withLock { $0.positioningFailures = 0 }
+        resumeOffsets.withLock { offsets in
+            for (partition, offset) in entries { offsets[partition] = offset }
+        }
         logger.info(
             "consumer positioned", metadata: ["kafka.partitions": "\(entries.map { "\($0.0)@\($0.offset)" }.joined(separator: ","))"])
         markPositioned(assignment: partitions)
@@ -161,22 +176,62 @@ final class ConsumerCore: RebalanceHandler {
         commit(progress.withLock { $0.uncommitted() }, handle, synchronously: false)
     }
 
-    /// Commits every committable offset and waits for the broker's answer (used at close).
+    /// Commits every committable offset and waits (a bounded time) for the broker's answer.
     func commitAll(_ handle: KafkaHandle) {
         guard isGroupMember else { return }
         commit(progress.withLock { $0.uncommitted() }, handle, synchronously: true)
     }
 
+    /// Commits every committable offset without waiting (before abandoning a client).
+    func commitAllInBackground(_ handle: KafkaHandle) {
+        guard isGroupMember else { return }
+        commit(progress.withLock { $0.uncommitted() }, handle, synchronously: false)
+    }
+
     private func commit(_ offsets: [KafkaTopicPartition: Int64], _ handle: KafkaHandle, synchronously: Bool) {
         guard !offsets.isEmpty else { return }
+        if synchronously ? Self.commitAndWait(offsets, client: handle.pointer, logger: logger) : Self.commitInBackground(offsets, client: handle.pointer, logger: logger) {
+            progress.withLock { $0.markCommitted(offsets) }
+        }
+    }
+
+    private static func commitInBackground(_ offsets: [KafkaTopicPartition: Int64], client: OpaquePointer, logger: Logger) -> Bool {
         let list = PartitionList.make(offsets)
         defer { rd_kafka_topic_partition_list_destroy(list) }
-        let code = rd_kafka_commit(handle.pointer, list, synchronously ? 0 : 1)
-        if code == RD_KAFKA_RESP_ERR_NO_ERROR {
-            progress.withLock { $0.markCommitted(offsets) }
-        } else {
+        let code = rd_kafka_commit(client, list, 1)
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
             logger.warning("offset commit failed", metadata: ["kafka.error": "\(KafkaError(code))"])
+            return false
         }
+        return true
+    }
+
+    /// Commits and waits for the broker's answer, for up to `timeout`: librdkafka's own
+    /// synchronous commit waits without limit, which would hang a shutdown when the group
+    /// coordinator is unreachable.
+    private static func commitAndWait(
+        _ offsets: [KafkaTopicPartition: Int64], client: OpaquePointer, logger: Logger, timeout: Duration = .seconds(5)
+    ) -> Bool {
+        let list = PartitionList.make(offsets)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let queue = rd_kafka_queue_new(client)
+        defer { rd_kafka_queue_destroy(queue) }
+        let code = rd_kafka_commit_queue(client, list, queue, nil, nil)
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            logger.warning("offset commit failed", metadata: ["kafka.error": "\(KafkaError(code))"])
+            return false
+        }
+        guard let event = rd_kafka_queue_poll(queue, timeout.milliseconds) else {
+            logger.warning("offset commit not confirmed in time", metadata: ["timeout": "\(timeout)"])
+            return false
+        }
+        defer { rd_kafka_event_destroy(event) }
+        let result = rd_kafka_event_error(event)
+        guard result == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            logger.warning("offset commit failed", metadata: ["kafka.error": "\(KafkaError(result))"])
+            return false
+        }
+        return true
     }
 
     // MARK: Rebalances (called inside the consumer poll, on the polling thread)
@@ -203,12 +258,8 @@ final class ConsumerCore: RebalanceHandler {
             // Commit what is finished before another member takes these partitions over; what is
             // still in progress will be read again by that member.
             let offsets = progress.withLock { $0.uncommitted(in: revoked) }
-            if !offsets.isEmpty {
-                let list = PartitionList.make(offsets)
-                if rd_kafka_commit(client, list, 0) == RD_KAFKA_RESP_ERR_NO_ERROR {
-                    progress.withLock { $0.markCommitted(offsets) }
-                }
-                rd_kafka_topic_partition_list_destroy(list)
+            if !offsets.isEmpty, Self.commitAndWait(offsets, client: client, logger: logger) {
+                progress.withLock { $0.markCommitted(offsets) }
             }
             progress.withLock { $0.remove(revoked) }
             buffer.removeAll { revoked.contains(KafkaTopicPartition(topic: $0.topic, partition: $0.partition)) }
@@ -263,6 +314,24 @@ final class ConsumerCore: RebalanceHandler {
             return state.waiters
         }
         waiters.forEach { $0.resume() }
+    }
+
+    /// Resets what belonged to the previous client before a new one starts: the new client must
+    /// be positioned (or assigned by its group) again; acknowledgements of messages handed out
+    /// before are ignored from now on.
+    func prepareForNewClient() {
+        position.withLock { state in
+            state.positioned = false
+            state.assignment = []
+        }
+        pollState.withLock { state in
+            state.paused = false
+            state.positioningFailures = 0
+        }
+        if isGroupMember {
+            progress.withLock { $0 = OffsetProgress() }
+            buffer.removeAll { _ in true }
+        }
     }
 
     func closed() {

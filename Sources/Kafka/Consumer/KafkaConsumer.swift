@@ -12,6 +12,11 @@ import Synchronization
 /// In group mode nothing is committed automatically: the application calls ``acknowledge(_:)``
 /// when it is done with a message, and the consumer commits, per partition, the offset after the
 /// longest acknowledged prefix, so a message is never committed before everything before it.
+///
+/// After an outage of every broker the consumer rebuilds its librdkafka client (see
+/// ``rebuild()``): a broker without persistent storage comes back with its topics created again
+/// under new topic ids, which a client keeps fetching by the old ids and never recovers from. The
+/// ``messages`` sequence goes on across the rebuild.
 public final class KafkaConsumer: Sendable {
     /// Where a consumer that assigns its own partitions starts reading.
     public enum StartPosition: Sendable, Hashable {
@@ -33,10 +38,20 @@ public final class KafkaConsumer: Sendable {
         case partitions([KafkaTopicPartition], from: StartPosition)
     }
 
-    private let handle: KafkaHandle
+    /// One librdkafka client with its polling thread and connectivity probe.
+    private struct Client: Sendable {
+        let handle: KafkaHandle
+        let pollingThread: PollingThread
+        let probe: ConnectivityProbe
+    }
+
     private let core: ConsumerCore
-    private let pollingThread: PollingThread
+    private let properties: [String: String]
+    private let callbacks: ClientCallbacks
+    private let client: Mutex<Client?>
     private let isOpen = Atomic(true)
+    private let supervisor: Mutex<Task<Void, Never>?> = Mutex(nil)
+    private let logger: Logger
 
     /// Creates the consumer and starts polling.
     ///
@@ -69,13 +84,20 @@ public final class KafkaConsumer: Sendable {
             // directly; this one is never joined and never committed to.
             enforced["group.id"] = "demosync-assign-\(UUID().uuidString.lowercased())"
         }
-        let properties = try configuration.resolvedProperties(
+        self.properties = try configuration.resolvedProperties(
             for: .consumer, componentSettings: componentSettings.withStatistics(statisticsHandler != nil), enforced: enforced)
-        let callbacks = ClientCallbacks(logger: logger, statisticsHandler: statisticsHandler, rebalanceHandler: core)
+        self.callbacks = ClientCallbacks(logger: logger, statisticsHandler: statisticsHandler, rebalanceHandler: core)
+        self.core = core
+        self.logger = logger
+        self.client = Mutex(try Self.startClient(properties: properties, callbacks: callbacks, core: core))
+        superviseOutages()
+    }
+
+    private static func startClient(properties: [String: String], callbacks: ClientCallbacks, core: ConsumerCore) throws -> Client {
         let handle = try KafkaHandle(role: .consumer, properties: properties, callbacks: callbacks)
         // Serve every callback (rebalances, errors, statistics) from the consumer poll.
         rd_kafka_poll_set_consumer(handle.pointer)
-        if case .group(_, let topics) = subscription {
+        if case .group(_, let topics) = core.subscription {
             let list = PartitionList.make(topics.map { (KafkaTopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA), offset: nil) })
             defer { rd_kafka_topic_partition_list_destroy(list) }
             let code = rd_kafka_subscribe(handle.pointer, list)
@@ -84,15 +106,33 @@ public final class KafkaConsumer: Sendable {
                 throw KafkaError(code, message: "cannot subscribe to \(topics.joined(separator: ", ")): \(String(cString: rd_kafka_err2str(code)))")
             }
         }
-        self.handle = handle
-        self.core = core
-        pollingThread = PollingThread(name: "demosync-kafka-consumer-poll") { thread in
+        let pollingThread = PollingThread(name: "demosync-kafka-consumer-poll") { thread in
             core.pollOnce(handle, thread: thread)
         }
+        return Client(handle: handle, pollingThread: pollingThread, probe: ConnectivityProbe(handle: handle))
     }
 
-    /// The consumed messages, in order per partition. One task may iterate them; the sequence
-    /// ends when the consumer is closed or the iterating task is cancelled.
+    /// Rebuilds the client whenever the brokers come back after all of them were unreachable.
+    private func superviseOutages() {
+        let changes = callbacks.connectivity.changes()
+        let task = Task { [weak self] in
+            var hadOutage = false
+            for await reachable in changes {
+                guard let self else { return }
+                if !reachable, self.callbacks.connectivity.current != .unknown {
+                    hadOutage = true
+                } else if reachable, hadOutage {
+                    hadOutage = false
+                    await self.rebuild()
+                }
+            }
+        }
+        supervisor.withLock { $0 = task }
+    }
+
+    /// The messages, in order per partition. One task may iterate them; the sequence ends when
+    /// the consumer is closed or ``stopDelivering()`` is called, or the iterating task is
+    /// cancelled.
     public var messages: KafkaConsumerMessages { KafkaConsumerMessages(buffer: core.buffer) }
 
     /// Marks a message as processed, making its offset committable once every earlier message of
@@ -121,10 +161,10 @@ public final class KafkaConsumer: Sendable {
     public var inProgressCount: Int { core.inProgressCount }
 
     /// What librdkafka reported about reaching the brokers.
-    public var connectivity: BrokerConnectivity { handle.callbacks.connectivity }
+    public var connectivity: BrokerConnectivity { callbacks.connectivity }
 
-    /// Administrative calls over this consumer's connection.
-    public var admin: KafkaAdmin { KafkaAdmin(handle: handle) }
+    /// Administrative calls over this consumer's connection (they fail once it is closed).
+    public var admin: KafkaAdmin { KafkaAdmin(handle: client.withLock { $0?.handle }) }
 
     /// Ends the ``messages`` sequence and pauses reading, while keeping the client open so that
     /// messages still being processed can be acknowledged and committed by ``close()``. The first
@@ -133,19 +173,54 @@ public final class KafkaConsumer: Sendable {
         core.stopDelivering()
     }
 
+    /// Replaces the librdkafka client by a new one with the same configuration, keeping the
+    /// ``messages`` sequence going. A group member commits what was acknowledged and leaves, then
+    /// joins again; a consumer that assigns its own partitions resumes each partition after the
+    /// last message it delivered, or at the partition's beginning when the broker no longer has
+    /// that offset (its log was lost or truncated).
+    public func rebuild() async {
+        guard isOpen.load(ordering: .acquiring), let old = client.withLock({ $0 }) else { return }
+        logger.notice("rebuilding the Kafka consumer after a broker outage")
+        await old.probe.stop()
+        await old.pollingThread.stop()
+        let core = self.core
+        _ = try? await runBlocking("demosync-kafka-consumer-rebuild") {
+            // The old client's coordinator may be gone (or forgot us): commit what we can without
+            // waiting, and do not wait to leave a group it may no longer know.
+            core.commitAllInBackground(old.handle)
+            old.handle.destroy(leavingGroup: false)
+        }
+        core.prepareForNewClient()
+        do {
+            let fresh = try Self.startClient(properties: properties, callbacks: callbacks, core: core)
+            client.withLock { $0 = fresh }
+        } catch {
+            logger.error("cannot rebuild the Kafka consumer", metadata: ["kafka.error": "\(error)"])
+            client.withLock { $0 = nil }
+        }
+    }
+
     /// Stops reading, commits what was acknowledged, leaves the group and releases the client.
     /// The ``messages`` sequence ends; acknowledgements after this are ignored.
     public func close() async {
         guard isOpen.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing).exchanged else { return }
-        await pollingThread.stop()
+        supervisor.withLock { $0?.cancel() }
         core.buffer.finish()
-        let handle = self.handle
+        guard let current = client.withLock({ state in
+            defer { state = nil }
+            return state
+        }) else {
+            core.closed()
+            return
+        }
+        await current.probe.stop()
+        await current.pollingThread.stop()
         let core = self.core
         _ = try? await runBlocking("demosync-kafka-consumer-close") {
-            core.commitAll(handle)
+            core.commitAll(current.handle)
             // Leaves the group; a revocation served here commits once more, harmlessly.
-            rd_kafka_consumer_close(handle.pointer)
-            handle.destroy()
+            rd_kafka_consumer_close(current.handle.pointer)
+            current.handle.destroy()
         }
         core.closed()
     }

@@ -30,6 +30,11 @@ public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
         self.init(rd_kafka_error_code(error), message: String(cString: rd_kafka_error_string(error)))
     }
 
+    /// The broker does not have this topic.
+    public static func unknownTopic(_ name: String) -> KafkaError {
+        KafkaError(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, message: "topic \(name) does not exist")
+    }
+
     /// An error raised by this wrapper rather than by librdkafka (configuration, state, timeouts).
     static func client(_ message: String, code: rd_kafka_resp_err_t = RD_KAFKA_RESP_ERR__FAIL) -> KafkaError {
         KafkaError(code, message: message)

@@ -28,9 +28,8 @@ public final class KafkaPaymentGateway: PaymentGateway {
     /// Partitions of the request topic, once known (0 before): requests are spread over them by
     /// idempotency key.
     private let requestPartitions = Atomic(0)
-    /// The topics exist on the brokers we reach now (re-checked after every reconnection: a
-    /// broker without persistent storage comes back empty).
-    private let topicsReady = Atomic(false)
+    /// Keeps the request and reply topics in place across broker outages.
+    private let provisioner: TopicProvisioner
     /// Set when graceful shutdown begins: new captures are refused while those in flight finish.
     private let draining = Atomic(false)
 
@@ -56,6 +55,13 @@ public final class KafkaPaymentGateway: PaymentGateway {
             bufferCapacity: 10_000,
             logger: logger,
             statisticsHandler: { consumerStatistics.record($0) })
+        var topics = [configuration.requestTopic, configuration.replyTopic].map {
+            KafkaTopicSpecification(name: $0, partitions: configuration.topicPartitions)
+        }
+        if case .ownedTopic(let topic) = configuration.replyRouting {
+            topics.append(KafkaTopicSpecification(name: topic, partitions: 1))
+        }
+        provisioner = TopicProvisioner(producer: producer, topics: topics, createMissing: configuration.createTopics, logger: logger)
         registry = CorrelationRegistry(capacity: configuration.maxPendingCaptures)
         outcomes = BoundedStore(capacity: configuration.outcomeCapacity, maximumAge: configuration.outcomeRetention)
         metrics = GatewayMetrics()
@@ -68,7 +74,7 @@ public final class KafkaPaymentGateway: PaymentGateway {
         case .unknown: return .notReady(reason: "not connected to Kafka yet")
         case .reachable: break
         }
-        if !topicsReady.load(ordering: .relaxed) {
+        if !provisioner.isReady {
             return .notReady(reason: "topics not confirmed on the brokers yet")
         }
         if !replyConsumer.isPositioned {
@@ -186,45 +192,14 @@ public final class KafkaPaymentGateway: PaymentGateway {
         }
     }
 
-    /// Keeps the topics this replica needs in place: whenever the brokers become reachable
-    /// (at start-up, and after every reconnection, since a broker without persistent storage
-    /// comes back empty), creates the missing ones and learns how many partitions the request
-    /// topic has. Runs until cancelled.
+    /// Keeps the topics in place and learns how many partitions the request topic has, after
+    /// start-up and after every broker outage. Runs until cancelled.
     func provisionTopics() async {
-        var topics = [configuration.requestTopic, configuration.replyTopic].map {
-            KafkaTopicSpecification(name: $0, partitions: configuration.topicPartitions)
-        }
-        if case .ownedTopic(let topic) = configuration.replyRouting {
-            topics.append(KafkaTopicSpecification(name: topic, partitions: 1))
-        }
-        for await reachable in producer.connectivity.changes() {
-            guard reachable else {
-                topicsReady.store(false, ordering: .relaxed)
-                continue
+        await provisioner.run { [self] in
+            guard let count = try await producer.admin.partitionCount(of: configuration.requestTopic) else {
+                throw KafkaError.unknownTopic(configuration.requestTopic)
             }
-            await ensureTopics(topics)
-        }
-    }
-
-    private func ensureTopics(_ topics: [KafkaTopicSpecification]) async {
-        var attempt = 0
-        while !Task.isCancelled, producer.connectivity.isReachable {
-            do {
-                if configuration.createTopics {
-                    let created = try await producer.admin.createTopicsIfMissing(topics)
-                    if !created.isEmpty { logger.info("created topics", metadata: ["topics": "\(created.joined(separator: ","))"]) }
-                }
-                guard let count = try await producer.admin.partitionCount(of: configuration.requestTopic) else {
-                    throw WireFormatError("topic \(configuration.requestTopic) does not exist yet")
-                }
-                requestPartitions.store(count, ordering: .relaxed)
-                topicsReady.store(true, ordering: .relaxed)
-                return
-            } catch {
-                attempt += 1
-                logger.log(level: attempt == 1 ? .warning : .debug, "topics not ready yet; retrying", metadata: ["kafka.error": "\(error)"])
-                try? await Task.sleep(for: .seconds(1))
-            }
+            requestPartitions.store(count, ordering: .relaxed)
         }
     }
 
