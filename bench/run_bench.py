@@ -443,7 +443,7 @@ def plots(results: dict, image_dir: Path) -> list[str]:
 
     # Throughput against connections.
     connections = [1, 16, 64, 256]
-    figure, axis = plt.subplots(figsize=(8, 4.8))
+    figure, axis = plt.subplots(figsize=(10.5, 4.8))
     axis.plot(connections, [results["echo"][str(c)]["requests_per_s"] for c in connections], marker="o", label="JSON echo baseline")
     axis.plot(connections, [results["capture"][str(c)]["requests_per_s"] for c in connections], marker="o", label="POST /capture")
     axis.plot(connections, [results["echo"][str(c)]["requests_per_s"] / 3 for c in connections], linestyle="--", color="gray",
@@ -458,7 +458,7 @@ def plots(results: dict, image_dir: Path) -> list[str]:
     axis.set_ylabel("requests per second (log)")
     axis.set_title("Throughput against connections")
     axis.grid(True, which="both", alpha=0.3)
-    axis.legend()
+    axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     figure.tight_layout()
     path = image_dir / "bench-throughput.png"
     figure.savefig(path, dpi=110)

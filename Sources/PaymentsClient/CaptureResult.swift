@@ -49,9 +49,9 @@ public struct CaptureResult: Sendable {
     }
 
     /// The error body, for anything but a 200.
-    public var error: ErrorBody? {
+    public var error: APIErrorBody? {
         guard status != 200 else { return nil }
-        return try? JSONDecoder().decode(ErrorBody.self, from: Data(body))
+        return try? JSONDecoder().decode(APIErrorBody.self, from: Data(body))
     }
 
     public var bodyText: String { String(decoding: body, as: UTF8.self) }
@@ -59,20 +59,5 @@ public struct CaptureResult: Sendable {
     /// The value of a response header (case-insensitive name).
     public func header(_ name: String) -> String? {
         headers.first { $0.name.lowercased() == name.lowercased() }?.value
-    }
-
-    /// The API's error body.
-    public struct ErrorBody: Decodable, Sendable, Hashable {
-        public let errorCode: String
-        public let errorMessage: String
-        public let field: String?
-        public let correlationID: String?
-
-        enum CodingKeys: String, CodingKey {
-            case errorCode = "error_code"
-            case errorMessage = "error_message"
-            case field
-            case correlationID = "correlation_id"
-        }
     }
 }

@@ -48,20 +48,18 @@ public final class ProcessorSimulator: Service {
         producer = try KafkaProducer(configuration: configuration.kafka, logger: logger, statisticsHandler: { producerStatistics.record($0) })
         provisioner = TopicProvisioner(
             producer: producer,
-            topics: [
-                KafkaTopicSpecification(name: configuration.requestTopic, partitions: configuration.topicPartitions),
-                KafkaTopicSpecification(name: configuration.replyTopic, partitions: configuration.topicPartitions),
+            topics: configuration.topics.specifications(adding: [
                 KafkaTopicSpecification(
-                    name: configuration.verdictTopic, partitions: configuration.topicPartitions, configs: ["cleanup.policy": "compact"]),
-            ],
-            createMissing: configuration.createTopics, logger: logger)
+                    name: configuration.verdictTopic, partitions: configuration.topics.partitions, configs: ["cleanup.policy": "compact"])
+            ]),
+            createMissing: configuration.topics.createMissing, logger: logger)
         ledger = VerdictLedger(capacity: configuration.verdictCapacity)
         journal = try VerdictJournal(
             topic: configuration.verdictTopic, kafka: configuration.kafka, producer: producer, ledger: ledger, logger: logger)
         let consumerStatistics = KafkaStatisticsMetrics(client: "request-consumer")
         consumer = try KafkaConsumer(
             configuration: configuration.kafka,
-            subscription: .group(id: configuration.groupID, topics: [configuration.requestTopic]),
+            subscription: .group(id: configuration.groupID, topics: [configuration.topics.request]),
             // A new group starts from the oldest request still in the topic: requests made while
             // no simulator ran are answered (or refused as expired), not skipped.
             componentSettings: ["auto.offset.reset": "earliest"],
@@ -196,7 +194,7 @@ public final class ProcessorSimulator: Service {
     private func reply(
         _ response: CaptureResponse, to requested: ReplyDestination?, idempotencyKey: String?, trace: InstrumentationContext
     ) async -> Bool {
-        let fallback = ReplyDestination(topic: configuration.replyTopic)
+        let fallback = ReplyDestination(topic: configuration.topics.reply)
         var destination = requested ?? fallback
         return await retryingUntilAcknowledged("reply", correlationID: response.correlationID) {
             do {

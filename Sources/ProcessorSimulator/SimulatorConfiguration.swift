@@ -1,12 +1,11 @@
 import Kafka
+import Payments
 
 /// How the processor simulator behaves.
 public struct SimulatorConfiguration: Sendable, Hashable {
     public var kafka: KafkaConfiguration
-    /// The original's `KAFKA_REQUEST_TOPIC`.
-    public var requestTopic: String
-    /// The original's `KAFKA_RESPONSE_TOPIC`.
-    public var replyTopic: String
+    /// The request and default reply topics and how to create them.
+    public var topics: PaymentTopics
     /// The consumer group the simulators share: each request is processed by one of them.
     public var groupID: String
     /// The original's `PROCESSING_DELAY_MS`: how long "the card network" takes per request.
@@ -15,9 +14,6 @@ public struct SimulatorConfiguration: Sendable, Hashable {
     public var approvalRate: Double
     /// Requests processed at once; the consumer pauses beyond it.
     public var concurrency: Int
-    /// Create the topics at start-up when they are missing.
-    public var createTopics: Bool
-    public var topicPartitions: Int
     /// The compacted topic where verdicts are journaled by transaction id, shared by every
     /// simulator, so that a repeated transaction gets its original verdict.
     public var verdictTopic: String
@@ -26,26 +22,20 @@ public struct SimulatorConfiguration: Sendable, Hashable {
 
     public init(
         kafka: KafkaConfiguration,
-        requestTopic: String = "payment-requests",
-        replyTopic: String = "payment-responses",
+        topics: PaymentTopics = PaymentTopics(),
         groupID: String = "demosync-simulator",
         processingDelay: Duration = .milliseconds(2000),
         approvalRate: Double = 0.8,
         concurrency: Int = 1_000,
-        createTopics: Bool = true,
-        topicPartitions: Int = 3,
         verdictTopic: String = "payment-verdicts",
         verdictCapacity: Int = 1_000_000
     ) {
         self.kafka = kafka
-        self.requestTopic = requestTopic
-        self.replyTopic = replyTopic
+        self.topics = topics
         self.groupID = groupID
         self.processingDelay = processingDelay
         self.approvalRate = approvalRate
         self.concurrency = concurrency
-        self.createTopics = createTopics
-        self.topicPartitions = topicPartitions
         self.verdictTopic = verdictTopic
         self.verdictCapacity = verdictCapacity
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Kafka
+import Payments
 
 /// The Kafka options `serve` and `simulate` share, with the original's environment variables.
 enum KafkaOptions {
@@ -48,7 +49,7 @@ enum KafkaOptions {
             properties: properties)
     }
 
-    static func topics(from options: ParsedOptions) throws(UsageError) -> (request: String, reply: String) {
+    static func topics(from options: ParsedOptions) throws(UsageError) -> PaymentTopics {
         let request = options.string("request-topic", default: "payment-requests")
         let reply = options.string("response-topic", default: "payment-responses")
         for topic in [request, reply] where !isValidTopicName(topic) {
@@ -58,15 +59,9 @@ enum KafkaOptions {
         guard request != reply else {
             throw UsageError("the request and response topics must differ (both are \"\(request)\")", command: options.command.name)
         }
-        return (request, reply)
-    }
-
-    static func partitions(from options: ParsedOptions) throws(UsageError) -> Int {
-        try options.integer("partitions", default: 3, in: 1...10_000)
-    }
-
-    static func createTopics(from options: ParsedOptions) throws(UsageError) -> Bool {
-        try !options.flag("no-create-topics")
+        return PaymentTopics(
+            request: request, reply: reply, partitions: try options.integer("partitions", default: 3, in: 1...10_000),
+            createMissing: try !options.flag("no-create-topics"))
     }
 
     private static func isValidTopicName(_ name: String) -> Bool {

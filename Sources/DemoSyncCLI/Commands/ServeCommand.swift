@@ -1,5 +1,6 @@
 import Kafka
 import Logging
+import Payments
 import PaymentsAPI
 
 /// `demosync serve`: the HTTP API.
@@ -57,11 +58,8 @@ enum ServeCommand {
         let topics = try KafkaOptions.topics(from: options)
         let gatewayConfiguration = GatewayConfiguration(
             kafka: try KafkaOptions.configuration(from: options, clientID: "demosync-serve"),
-            requestTopic: topics.request,
-            replyTopic: topics.reply,
+            topics: topics,
             captureTimeout: try options.duration("timeout", default: .seconds(30), allowZero: false),
-            createTopics: try KafkaOptions.createTopics(from: options),
-            topicPartitions: try KafkaOptions.partitions(from: options),
             maxPendingCaptures: try options.integer("max-pending", default: 50_000, in: 1...10_000_000),
             replyRouting: try replyRouting(from: options),
             outcomeCapacity: try options.integer("outcome-capacity", default: 100_000, in: 1...100_000_000),

@@ -39,14 +39,11 @@ enum SimulateCommand {
         guard !groupID.isEmpty else { throw UsageError("--group-id must not be empty", command: "simulate") }
         let configuration = SimulatorConfiguration(
             kafka: try KafkaOptions.configuration(from: options, clientID: "demosync-simulate"),
-            requestTopic: topics.request,
-            replyTopic: topics.reply,
+            topics: topics,
             groupID: groupID,
             processingDelay: try options.duration("delay", default: .milliseconds(2000)),
             approvalRate: try options.fraction("approval-rate", default: 0.8),
-            concurrency: try options.integer("concurrency", default: 1_000, in: 1...1_000_000),
-            createTopics: try KafkaOptions.createTopics(from: options),
-            topicPartitions: try KafkaOptions.partitions(from: options))
+            concurrency: try options.integer("concurrency", default: 1_000, in: 1...1_000_000))
         let healthPort: Int? = options.string("health-port") == "off" ? nil : try options.integer("health-port", default: 8081, in: 0...65_535)
         let (logger, metrics) = try LoggingOptions.bootstrap("demosync.simulate", from: options)
 

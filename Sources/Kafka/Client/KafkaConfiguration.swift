@@ -9,10 +9,13 @@ public struct KafkaConfiguration: Sendable, Hashable {
     public enum Profile: String, Sendable, Hashable, CaseIterable {
         /// Apache Kafka and compatible brokers that answer a fetch as soon as data arrives.
         case standard
-        /// The local development broker (Tansu), which holds every fetch for `fetch.wait.max.ms`
-        /// and every group join for about half of `session.timeout.ms`: both are set small. It
-        /// keeps nothing across a restart, producer ids included, so the idempotent producer
-        /// (which would keep retrying under an id the restarted broker never issued) is off.
+        /// The local development broker (Tansu 0.6). It holds every fetch for
+        /// `fetch.wait.max.ms` and every group join for about half of `session.timeout.ms`: both
+        /// are set small. It keeps nothing across a restart, producer ids included, so the
+        /// idempotent producer (which would keep retrying under an id the restarted broker never
+        /// issued) is off. And it acknowledges produce requests carrying several records while
+        /// storing only some of them (measured: 2,306 of 3,000 acknowledged records stored), so
+        /// each request carries one record (`batch.num.messages=1`; no loss in 9,000 that way).
         case local
     }
 
@@ -64,7 +67,7 @@ public struct KafkaConfiguration: Sendable, Hashable {
         case (.standard, _):
             return [:]
         case (.local, .producer):
-            return ["enable.idempotence": "false"]
+            return ["enable.idempotence": "false", "batch.num.messages": "1"]
         case (.local, .consumer):
             return [
                 "fetch.wait.max.ms": "5",

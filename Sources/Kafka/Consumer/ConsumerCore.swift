@@ -307,9 +307,17 @@ final class ConsumerCore: RebalanceHandler {
     }
 
     private func markPositioned(assignment: [KafkaTopicPartition]) {
-        let waiters = position.withLock { state in
+        updatePosition { state in
             state.positioned = true
             state.assignment = assignment
+        }
+    }
+
+    /// Changes the position state and wakes whoever waits for the consumer to be positioned (or
+    /// closed).
+    private func updatePosition(_ change: (inout Position) -> Void) {
+        let waiters = position.withLock { state in
+            change(&state)
             defer { state.waiters.removeAll() }
             return state.waiters
         }
@@ -335,12 +343,9 @@ final class ConsumerCore: RebalanceHandler {
     }
 
     func closed() {
-        let waiters = position.withLock { state in
+        updatePosition { state in
             state.closed = true
             state.positioned = false
-            defer { state.waiters.removeAll() }
-            return state.waiters
         }
-        waiters.forEach { $0.resume() }
     }
 }

@@ -47,7 +47,7 @@ public final class KafkaPaymentGateway: PaymentGateway {
         let consumerStatistics = KafkaStatisticsMetrics(client: "reply-consumer")
         replyConsumer = try KafkaConsumer(
             configuration: configuration.kafka,
-            subscription: configuration.replyRouting.subscription(sharedReplyTopic: configuration.replyTopic),
+            subscription: configuration.replyRouting.subscription(sharedReplyTopic: configuration.topics.reply),
             // A partition whose offset the broker no longer has (a broker that lost its data, or
             // retention) restarts from its beginning: an extra reply is ignored, a missed one is
             // a capture that times out.
@@ -55,13 +55,13 @@ public final class KafkaPaymentGateway: PaymentGateway {
             bufferCapacity: 10_000,
             logger: logger,
             statisticsHandler: { consumerStatistics.record($0) })
-        var topics = [configuration.requestTopic, configuration.replyTopic].map {
-            KafkaTopicSpecification(name: $0, partitions: configuration.topicPartitions)
-        }
+        var ownTopic: [KafkaTopicSpecification] = []
         if case .ownedTopic(let topic) = configuration.replyRouting {
-            topics.append(KafkaTopicSpecification(name: topic, partitions: 1))
+            ownTopic.append(KafkaTopicSpecification(name: topic, partitions: 1))
         }
-        provisioner = TopicProvisioner(producer: producer, topics: topics, createMissing: configuration.createTopics, logger: logger)
+        provisioner = TopicProvisioner(
+            producer: producer, topics: configuration.topics.specifications(adding: ownTopic),
+            createMissing: configuration.topics.createMissing, logger: logger)
         registry = CorrelationRegistry(capacity: configuration.maxPendingCaptures)
         outcomes = BoundedStore(capacity: configuration.outcomeCapacity, maximumAge: configuration.outcomeRetention)
         metrics = GatewayMetrics()
@@ -102,11 +102,11 @@ public final class KafkaPaymentGateway: PaymentGateway {
         let routing = RequestRouting(
             partition: partitions > 0 ? StablePartitioner.partition(for: idempotencyKey ?? request.transactionID, count: partitions) : nil,
             deadlineMilliseconds: WallClock.nowMilliseconds() + configuration.captureTimeout.wholeMilliseconds,
-            replyTo: configuration.replyRouting.replyDestination(sharedReplyTopic: configuration.replyTopic),
+            replyTo: configuration.replyRouting.replyDestination(sharedReplyTopic: configuration.topics.reply),
             idempotencyKey: idempotencyKey)
         var record: KafkaRecord
         do {
-            record = try PaymentRequestMessage(correlationID: correlationID, request: request).record(topic: configuration.requestTopic, routing: routing)
+            record = try PaymentRequestMessage(correlationID: correlationID, request: request).record(topic: configuration.topics.request, routing: routing)
         } catch {
             throw .unavailable(reason: "cannot encode the request: \(error)")
         }
@@ -196,8 +196,8 @@ public final class KafkaPaymentGateway: PaymentGateway {
     /// start-up and after every broker outage. Runs until cancelled.
     func provisionTopics() async {
         await provisioner.run { [self] in
-            guard let count = try await producer.admin.partitionCount(of: configuration.requestTopic) else {
-                throw KafkaError.unknownTopic(configuration.requestTopic)
+            guard let count = try await producer.admin.partitionCount(of: configuration.topics.request) else {
+                throw KafkaError.unknownTopic(configuration.topics.request)
             }
             requestPartitions.store(count, ordering: .relaxed)
         }

@@ -10,32 +10,15 @@ import Payments
 /// correlation id when one was assigned, so a client reads every failure the same way.
 public struct APIError: Error, HTTPResponseError, Sendable {
     public let status: HTTPResponse.Status
-    public let body: ErrorBody
+    public let body: APIErrorBody
     public var headers: HTTPFields
-
-    public struct ErrorBody: Codable, Sendable, Hashable {
-        public var errorCode: String
-        public var errorMessage: String
-        public var field: String?
-        public var correlationID: String?
-        /// Where to ask for the capture's outcome later (after a 504 or 503 shutting down).
-        public var statusURL: String?
-
-        enum CodingKeys: String, CodingKey {
-            case errorCode = "error_code"
-            case errorMessage = "error_message"
-            case field
-            case correlationID = "correlation_id"
-            case statusURL = "status_url"
-        }
-    }
 
     public init(
         _ status: HTTPResponse.Status, code: String, message: String, field: String? = nil,
         correlationID: CorrelationID? = nil, statusURL: String? = nil, headers: HTTPFields = [:]
     ) {
         self.status = status
-        self.body = ErrorBody(
+        self.body = APIErrorBody(
             errorCode: code, errorMessage: message, field: field, correlationID: correlationID?.rawValue, statusURL: statusURL)
         self.headers = headers
     }
