@@ -538,7 +538,9 @@ def markdown(results: dict, json_copy: str) -> str:
             f"{x['serve'] / e['http-echo']:.1f}× |")
     add("")
     add("Each row is measured on a fresh broker, `simulate` and `serve` (2 s of warm-up at the same connection count first).")
-    add(f"Outcomes counted by `serve` (its `/metrics`), by connection count: {outcomes}. Pending afterwards: {pending}.")
+    add(f"Outcomes counted by `serve` (its `/metrics`), by connection count: {outcomes}. Pending right afterwards: {pending}. "
+        "(wrk closes its connections with requests still in flight when its time is up: those end as `client_gone`, and are "
+        "the ones still being cancelled when `pending` is read.)")
     add("")
     add(f"Capture p50 at 1 connection minus the raw round trip: {p['value_ms']:+.2f} ms; the raw round trip with the simulator's journal hop is "
         f"{p['kafka_with_journal_hop_p50_ms'] - p['kafka_p50_ms']:+.2f} ms over the plain one; the HTTP layer alone (echo p50) is "

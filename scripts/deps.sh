@@ -121,11 +121,20 @@ build_librdkafka() {
     log "librdkafka $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --modversion rdkafka) installed in $prefix"
 }
 
+# A system librdkafka we can use: 2.2 or newer, but not 2.4 to 2.9, whose metadata cache is
+# corrupted when a topic is created again under its old name (librdkafka#4964), which every
+# restart of the memory-only local broker does.
+system_librdkafka_usable() {
+    local version="$1"
+    version_at_least "$version" "$RDKAFKA_MIN_VERSION" &&
+        { ! version_at_least "$version" "2.4.0" || version_at_least "$version" "2.10.0"; }
+}
+
 resolve_librdkafka() {
     # Only the system's own pkg-config paths: a PKG_CONFIG_PATH inherited from the Makefile
     # would make our own build look like the system's.
     if env -u PKG_CONFIG_PATH pkg-config --exists rdkafka 2>/dev/null &&
-        version_at_least "$(env -u PKG_CONFIG_PATH pkg-config --modversion rdkafka)" "$RDKAFKA_MIN_VERSION"; then
+        system_librdkafka_usable "$(env -u PKG_CONFIG_PATH pkg-config --modversion rdkafka)"; then
         log "using the system's librdkafka $(env -u PKG_CONFIG_PATH pkg-config --modversion rdkafka)"
         RDKAFKA_PREFIX=""
         return

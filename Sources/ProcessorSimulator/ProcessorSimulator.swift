@@ -149,6 +149,7 @@ public final class ProcessorSimulator: Service {
             return true
         }
         let response: CaptureResponse
+        var decidedNow = false
         if let earlier = ledger.verdict(for: request.transactionID) {
             metrics.repeated.increment()
             response = earlier.response(correlationID: request.correlationID, transactionID: request.transactionID)
@@ -162,11 +163,12 @@ public final class ProcessorSimulator: Service {
                 await self.decide(request)
             }
             guard let verdict else { return false }
+            decidedNow = true
             response = verdict.response(correlationID: request.correlationID, transactionID: request.transactionID)
         }
         span.attributes["capture.status"] = response.status.text
         guard await reply(response, to: request.replyTo, idempotencyKey: request.idempotencyKey, trace: span.context) else { return false }
-        metrics.answered.increment()
+        if decidedNow { metrics.answered.increment() }
         logger.debug(
             "request answered",
             metadata: [

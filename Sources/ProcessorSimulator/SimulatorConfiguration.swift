@@ -28,7 +28,7 @@ public struct SimulatorConfiguration: Sendable, Hashable {
         approvalRate: Double = 0.8,
         concurrency: Int = 1_000,
         verdictTopic: String = "payment-verdicts",
-        verdictCapacity: Int = 1_000_000
+        verdictCapacity: Int = 100_000
     ) {
         self.kafka = kafka
         self.topics = topics

@@ -1,6 +1,8 @@
 import CoreMetrics
 
-/// What the simulator counts.
+/// What the simulator counts. Each request answered is counted once, by how: `answered` (a new
+/// verdict), `repeated` (an earlier verdict for the same transaction), `expired` (not processed:
+/// past its deadline) or `malformed` (skipped).
 struct SimulatorMetrics: Sendable {
     let answered = Counter(label: "demosync_simulator_requests_total", dimensions: [("outcome", "answered")])
     let repeated = Counter(label: "demosync_simulator_requests_total", dimensions: [("outcome", "repeated")])

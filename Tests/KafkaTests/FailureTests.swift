@@ -1,6 +1,7 @@
 import Foundation
-import Kafka
+@testable import Kafka
 import Logging
+import Synchronization
 import Testing
 import TestSupport
 
@@ -119,5 +120,34 @@ struct VersionTests {
             let message = (error as? KafkaError)?.message ?? ""
             return message.contains(LibrdkafkaVersion.runningDescription) && message.contains("99.1.0")
         }
+    }
+}
+
+@Suite("Fatal producer errors")
+struct FatalErrorTests {
+    @Test("after a fatal error the producer replaces its client and sends succeed again")
+    func recoversFromFatalError() async throws {
+        let broker = try await LocalBroker.start()
+        defer { Task { await broker.stop() } }
+        // The standard profile keeps the idempotent producer, the one that can fail fatally.
+        let configuration = KafkaConfiguration(bootstrapServers: broker.bootstrapServers, profile: .standard)
+        let producer = try KafkaProducer(configuration: configuration, logger: TestLogger.make("fatal"))
+        try await producer.admin.createTopicsIfMissing([KafkaTopicSpecification(name: "fatal", partitions: 1)])
+        try await producer.send(KafkaRecord(topic: "fatal", key: "before", value: [1]))
+
+        producer.raiseFatalErrorForTesting()
+        var recovered = false
+        for _ in 0..<100 {
+            do {
+                try await producer.send(KafkaRecord(topic: "fatal", key: "after", value: [2]))
+                recovered = true
+                break
+            } catch {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        #expect(recovered, "a send succeeded on the replacement client")
+        #expect(producer.replacements.load(ordering: .relaxed) == 1, "the fatal error replaced the client")
+        await producer.close()
     }
 }

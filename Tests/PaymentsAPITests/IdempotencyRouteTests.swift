@@ -174,11 +174,54 @@ struct IdempotencyRouteTests {
                 #expect(response.headers[.allow] == "POST")
                 #expect(String(buffer: response.body).contains("method_not_allowed"))
             }
+            try await client.execute(uri: "/api/v1/payments/capture", method: .options) { response in
+                #expect(response.status == .methodNotAllowed)
+            }
+            try await client.execute(uri: "/health/ready", method: .trace) { response in
+                #expect(response.status == .methodNotAllowed)
+                #expect(response.headers[.allow] == "GET")
+            }
             try await client.execute(uri: "/nowhere", method: .get) { response in
                 #expect(response.status == .notFound)
                 #expect(String(buffer: response.body).contains(#""error_code":"not_found""#))
             }
         }
+    }
+}
+
+@Suite("Bearer authentication (router)")
+struct BearerAuthenticationRouteTests {
+    @Test("with tokens, everything under /api/ needs one (unknown paths and wrong methods too); health stays open")
+    func protectsEverythingUnderAPI() async throws {
+        let token = "0123456789abcdef-token"
+        let application = Application(
+            router: PaymentsRouter.build(gateway: FakeGateway(.approve(code: "1")), configuration: APIConfiguration(authTokens: [token])),
+            logger: TestLogger.make("router-tests"))
+        try await application.test(.router) { client in
+            for (uri, method) in [("/api/v1/payments/capture", HTTPRequest.Method.post), ("/api/v1/nowhere", .get), ("/api/v1/payments/capture", .get)] {
+                try await client.execute(uri: uri, method: method) { response in
+                    #expect(response.status == .unauthorized, "\(method) \(uri)")
+                    #expect(response.headers[.wwwAuthenticate] == #"Bearer realm="demosync""#)
+                }
+            }
+            try await client.execute(
+                uri: "/api/v1/payments/capture", method: .post, headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
+                body: ByteBuffer(string: IdempotencyRouteTests.body)
+            ) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/api/v1/payments/capture", method: .post, headers: [.authorization: "Bearer \(token.dropLast())"]) {
+                #expect($0.status == .unauthorized)
+            }
+            try await client.execute(uri: "/health/live", method: .get) { #expect($0.status == .ok) }
+        }
+    }
+
+    @Test("the token comparison looks at every byte and only accepts an exact match")
+    func constantTimeComparison() {
+        let expected = Array("secret-token-1234".utf8)
+        #expect(BearerTokenMiddleware<BasicRequestContext>.constantTimeEqual(expected, expected))
+        #expect(!BearerTokenMiddleware<BasicRequestContext>.constantTimeEqual(expected, Array("secret-token-1235".utf8)))
+        #expect(!BearerTokenMiddleware<BasicRequestContext>.constantTimeEqual(expected, Array("secret-token-12345".utf8)))
+        #expect(!BearerTokenMiddleware<BasicRequestContext>.constantTimeEqual(expected, []))
     }
 }
 

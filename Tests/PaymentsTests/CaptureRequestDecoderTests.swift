@@ -65,13 +65,20 @@ struct CaptureRequestDecoderTests {
         #expect(try JSONDecoder().decode(CaptureRequest.self, from: Data(body.utf8)) == request)
     }
 
-    @Test("Duplicate keys resolve to the first value, as JSONDecoder does")
+    @Test("A repeated key is refused as duplicate_field, at any level: which value counts would be ambiguous")
     func duplicateKeys() throws {
-        let body = #"{"transaction_id": "first", "amount": 1, "currency": "BRL", "transaction_id": "second", "metadata": {"k": "1", "k": "2"}}"#
-        let request = try CaptureRequestDecoder.decode(Array(body.utf8))
-        #expect(request.transactionID == "first")
-        #expect(request.metadata == ["k": "1"])
-        #expect(try JSONDecoder().decode(CaptureRequest.self, from: Data(body.utf8)) == request)
+        for body in [
+            #"{"transaction_id": "t", "amount": 1, "currency": "BRL", "amount": 1000}"#,
+            #"{"transaction_id": "t", "amount": 1, "currency": "BRL", "metadata": {"k": "1", "k": "2"}}"#,
+        ] {
+            #expect(throws: CaptureValidationError.self) { try CaptureRequestDecoder.decode(Array(body.utf8)) }
+            do {
+                _ = try CaptureRequestDecoder.decode(Array(body.utf8))
+            } catch {
+                #expect(error.code == "duplicate_field")
+                #expect(error.field == "amount" || error.field == "k")
+            }
+        }
     }
 
     @Test("Surrounding whitespace and a UTF-8 byte order mark are tolerated")

@@ -52,16 +52,21 @@ enum KafkaOptions {
     static func topics(from options: ParsedOptions) throws(UsageError) -> PaymentTopics {
         let request = options.string("request-topic", default: "payment-requests")
         let reply = options.string("response-topic", default: "payment-responses")
-        for topic in [request, reply] where !isValidTopicName(topic) {
-            throw UsageError(
-                "invalid topic name \"\(topic)\": use 1 to 249 letters, digits, '.', '_' or '-'", command: options.command.name)
-        }
+        for topic in [request, reply] { _ = try topicName(topic, command: options.command.name) }
         guard request != reply else {
             throw UsageError("the request and response topics must differ (both are \"\(request)\")", command: options.command.name)
         }
         return PaymentTopics(
             request: request, reply: reply, partitions: try options.integer("partitions", default: 3, in: 1...10_000),
             createMissing: try !options.flag("no-create-topics"))
+    }
+
+    /// `name` if it is a valid Kafka topic name, else a usage error saying what is allowed.
+    static func topicName(_ name: String, command: String) throws(UsageError) -> String {
+        guard isValidTopicName(name) else {
+            throw UsageError("invalid topic name \"\(name)\": use 1 to 249 letters, digits, '.', '_' or '-'", command: command)
+        }
+        return name
     }
 
     private static func isValidTopicName(_ name: String) -> Bool {

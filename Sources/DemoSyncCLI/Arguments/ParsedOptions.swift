@@ -98,13 +98,6 @@ struct ParsedOptions: Sendable {
 
     func string(_ name: String, default defaultValue: String) -> String { source(name)?.value ?? defaultValue }
 
-    /// Every value of a repeatable option; from the environment, one value per `;`-separated part.
-    func strings(_ name: String) -> [String] {
-        if let values = given[name] { return values }
-        guard let (value, _) = source(name) else { return [] }
-        return value.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-    }
-
     func integer(_ name: String, default defaultValue: Int, in range: ClosedRange<Int>) throws(UsageError) -> Int {
         guard let (value, origin) = source(name) else { return defaultValue }
         guard let number = Int(value), range.contains(number) else {

@@ -29,6 +29,12 @@ enum SimulateCommand {
                 help: "Port of the simulator's /health/live, /health/ready and /metrics (0 picks a free one, off disables)."),
             .value("health-host", "ADDRESS", environment: ["DEMOSYNC_SIMULATOR_HEALTH_HOST"], default: "0.0.0.0", help: "Address of those endpoints."),
             .value(
+                "verdict-topic", "TOPIC", environment: ["DEMOSYNC_VERDICT_TOPIC"], default: "payment-verdicts",
+                help: "Compacted topic where verdicts are journaled by transaction id, shared by the simulators."),
+            .value(
+                "verdict-memory", "N", environment: ["DEMOSYNC_VERDICT_MEMORY"], default: "100000",
+                help: "Verdicts kept in memory (about 600 bytes each); older ones are forgotten here but stay in the journal topic."),
+            .value(
                 "group-id", "ID", environment: ["DEMOSYNC_SIMULATOR_GROUP"], default: "demosync-simulator",
                 help: "Consumer group shared by the simulators."),
         ] + KafkaOptions.specifications + LoggingOptions.specifications)
@@ -43,7 +49,9 @@ enum SimulateCommand {
             groupID: groupID,
             processingDelay: try options.duration("delay", default: .milliseconds(2000)),
             approvalRate: try options.fraction("approval-rate", default: 0.8),
-            concurrency: try options.integer("concurrency", default: 1_000, in: 1...1_000_000))
+            concurrency: try options.integer("concurrency", default: 1_000, in: 1...1_000_000),
+            verdictTopic: try KafkaOptions.topicName(options.string("verdict-topic", default: "payment-verdicts"), command: "simulate"),
+            verdictCapacity: try options.integer("verdict-memory", default: 100_000, in: 1...100_000_000))
         let healthPort: Int? = options.string("health-port") == "off" ? nil : try options.integer("health-port", default: 8081, in: 0...65_535)
         let (logger, metrics) = try LoggingOptions.bootstrap("demosync.simulate", from: options)
 

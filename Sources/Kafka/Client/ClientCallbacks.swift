@@ -1,5 +1,6 @@
 import CRdKafka
 import Logging
+import Synchronization
 
 /// Receives a consumer group's partition assignments and revocations, on the polling thread, while
 /// librdkafka waits for the answer (it must call `rd_kafka_assign` or its incremental variants).
@@ -17,6 +18,7 @@ final class ClientCallbacks: Sendable {
     let connectivity: BrokerConnectivity
     let statisticsHandler: (@Sendable (KafkaStatistics) -> Void)?
     let rebalanceHandler: (any RebalanceHandler)?
+    private let fatalErrorHandlers = Mutex<[@Sendable () -> Void]>([])
 
     init(
         logger: Logger, connectivity: BrokerConnectivity = BrokerConnectivity(),
@@ -26,6 +28,12 @@ final class ClientCallbacks: Sendable {
         self.connectivity = connectivity
         self.statisticsHandler = statisticsHandler
         self.rebalanceHandler = rebalanceHandler
+    }
+
+    /// Called, on librdkafka's thread, when the client reports a fatal error: it cannot be used
+    /// any more and must be replaced.
+    func onFatalError(_ handler: @escaping @Sendable () -> Void) {
+        fatalErrorHandlers.withLock { $0.append(handler) }
     }
 
     static func from(_ opaque: UnsafeMutableRawPointer?) -> ClientCallbacks? {
@@ -108,7 +116,10 @@ final class ClientCallbacks: Sendable {
         connectivity.record(error: error)
         // Most client errors are transient (a broker connection dropped and will be retried);
         // librdkafka raises them as errors all the same. Only _FATAL ends the client.
-        let level: Logger.Level = error.code == RD_KAFKA_RESP_ERR__FATAL.rawValue ? .critical : .warning
-        logger.log(level: level, "Kafka client error", metadata: ["kafka.error": "\(error)"])
+        let isFatal = error.code == RD_KAFKA_RESP_ERR__FATAL.rawValue
+        logger.log(level: isFatal ? .critical : .warning, "Kafka client error", metadata: ["kafka.error": "\(error)"])
+        if isFatal {
+            for handler in fatalErrorHandlers.withLock({ $0 }) { handler() }
+        }
     }
 }

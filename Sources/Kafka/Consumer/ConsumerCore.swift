@@ -8,6 +8,10 @@ final class ConsumerCore: RebalanceHandler {
     private struct PollState {
         var paused = false
         var deliveryStopped = false
+        /// The offset expected next per partition, and how many times a gap before it was
+        /// re-read (see `healOffsetGaps`).
+        var expectedOffsets: [KafkaTopicPartition: Int64] = [:]
+        var gapRereads: [KafkaTopicPartition: Int] = [:]
         var lastCommit = ContinuousClock.now
         var positioningFailures = 0
     }
@@ -31,8 +35,17 @@ final class ConsumerCore: RebalanceHandler {
     private let pollState = Mutex(PollState())
     private let position = Mutex(Position())
 
-    init(subscription: KafkaConsumer.Subscription, bufferCapacity: Int, commitInterval: Duration, logger: Logger) {
+    /// Re-read a partition from the expected offset when a later one arrives first. The local
+    /// broker (Tansu 0.6) lets a fetch see a record written by one producer before an earlier
+    /// offset written concurrently by another is visible, so a reader that moves on skips it for
+    /// good (measured: 1 to 4 records in 4,000 from two producers). A gap that persists after a
+    /// few re-reads is real (a compacted topic, transaction markers) and is accepted.
+    private let healOffsetGaps: Bool
+    private static let maximumGapRereads = 5
+
+    init(subscription: KafkaConsumer.Subscription, bufferCapacity: Int, commitInterval: Duration, healOffsetGaps: Bool, logger: Logger) {
         self.subscription = subscription
+        self.healOffsetGaps = healOffsetGaps
         self.bufferCapacity = bufferCapacity
         self.commitInterval = commitInterval
         self.logger = logger
@@ -78,14 +91,52 @@ final class ConsumerCore: RebalanceHandler {
         if pollState.withLock({ $0.deliveryStopped }) {
             return  // fetched before the pause took effect; read again by the next owner
         }
+        let partition = KafkaTopicPartition(topic: String(cString: rd_kafka_topic_name(message.pointee.rkt)), partition: message.pointee.partition)
+        if healOffsetGaps, rereadGap(before: message.pointee.offset, in: partition, handle) {
+            return
+        }
         let copy = KafkaMessage(copying: message)
-        let partition = KafkaTopicPartition(topic: copy.topic, partition: copy.partition)
         if isGroupMember {
             progress.withLock { $0.handedOut(partition, offset: copy.offset) }
         } else {
             resumeOffsets.withLock { $0[partition] = copy.offset + 1 }
         }
         buffer.push(copy)
+    }
+
+    /// Handles a message at `offset` against the offset expected next in its partition. Returns
+    /// `true` when the message must be dropped because the partition was sent back to re-read
+    /// the missing offsets first.
+    private func rereadGap(before offset: Int64, in partition: KafkaTopicPartition, _ handle: KafkaHandle) -> Bool {
+        let rereadFrom: Int64? = pollState.withLock { state in
+            if let expected = state.expectedOffsets[partition], offset > expected,
+                state.gapRereads[partition, default: 0] < Self.maximumGapRereads
+            {
+                state.gapRereads[partition, default: 0] += 1
+                return expected  // still expecting it
+            }
+            // In order, or a gap that persisted through the re-reads: accept and move on.
+            state.gapRereads[partition] = nil
+            state.expectedOffsets[partition] = offset + 1
+            return nil
+        }
+        guard let rereadFrom else { return false }
+        logger.debug("offset gap; re-reading", metadata: ["kafka.partition": "\(partition)", "kafka.expected": "\(rereadFrom)", "kafka.got": "\(offset)"])
+        let list = PartitionList.make([(partition, offset: rereadFrom)])
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        if let error = rd_kafka_seek_partitions(handle.pointer, list, 0) {
+            logger.warning("cannot re-read an offset gap", metadata: ["kafka.error": "\(KafkaError(consuming: error))"])
+            return false
+        }
+        return true
+    }
+
+    /// Forgets the offsets expected next: a new assignment starts wherever it starts.
+    private func forgetExpectedOffsets() {
+        pollState.withLock { state in
+            state.expectedOffsets.removeAll()
+            state.gapRereads.removeAll()
+        }
     }
 
     /// Assigns the subscription's partitions at the offsets the broker reports now, so that
@@ -121,6 +172,7 @@ final class ConsumerCore: RebalanceHandler {
         }
         let list = PartitionList.make(entries)
         defer { rd_kafka_topic_partition_list_destroy(list) }
+        forgetExpectedOffsets()
         let code = rd_kafka_assign(handle.pointer, list)
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code) }
         pollState.withLock { $0.positioningFailures = 0 }
@@ -239,6 +291,7 @@ final class ConsumerCore: RebalanceHandler {
     func rebalance(client: OpaquePointer, code: rd_kafka_resp_err_t, partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
         let cooperative = String(cString: rd_kafka_rebalance_protocol(client)) == "COOPERATIVE"
         let changed = PartitionList.partitions(in: partitions)
+        forgetExpectedOffsets()
         switch code {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
             if cooperative {
@@ -335,6 +388,8 @@ final class ConsumerCore: RebalanceHandler {
         pollState.withLock { state in
             state.paused = false
             state.positioningFailures = 0
+            state.expectedOffsets.removeAll()
+            state.gapRereads.removeAll()
         }
         if isGroupMember {
             progress.withLock { $0 = OffsetProgress() }

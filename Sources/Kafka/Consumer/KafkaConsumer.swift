@@ -74,7 +74,9 @@ public final class KafkaConsumer: Sendable {
         statisticsHandler: (@Sendable (KafkaStatistics) -> Void)? = nil
     ) throws {
         try LibrdkafkaVersion.requireRunning()
-        let core = ConsumerCore(subscription: subscription, bufferCapacity: max(1, bufferCapacity), commitInterval: commitInterval, logger: logger)
+        let core = ConsumerCore(
+            subscription: subscription, bufferCapacity: max(1, bufferCapacity), commitInterval: commitInterval,
+            healOffsetGaps: configuration.profile == .local, logger: logger)
         var enforced = ["enable.auto.commit": "false", "enable.auto.offset.store": "false"]
         switch subscription {
         case .group(let id, _):

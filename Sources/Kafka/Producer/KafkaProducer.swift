@@ -7,22 +7,27 @@ import Synchronization
 /// A dedicated thread serves librdkafka's delivery reports with a blocking poll, so a `send` resumes
 /// as soon as its acknowledgement arrives, without a sleep-and-poll loop on the cooperative pool.
 public final class KafkaProducer: Sendable {
-    private enum State {
-        case running
-        case closed
+    /// One librdkafka client with its polling thread and connectivity probe.
+    private struct Client: Sendable {
+        let handle: KafkaHandle
+        let pollingThread: PollingThread
+        let probe: ConnectivityProbe
     }
 
-    private let handle: KafkaHandle
-    private let pollingThread: PollingThread
-    private let probe: ConnectivityProbe
-    private let state = Mutex(State.running)
+    private let properties: [String: String]
+    private let callbacks: ClientCallbacks
+    /// `nil` once closed. Sends hold this lock across the (non-blocking) produce call, which
+    /// keeps `close` and a rebuild from destroying a handle underneath them.
+    private let client: Mutex<Client?>
     private let logger: Logger
+    /// How many times the client was replaced after a fatal error.
+    let replacements = Atomic(0)
 
     /// Whether the brokers are reachable right now, kept current by a background probe.
-    public var connectivity: BrokerConnectivity { handle.callbacks.connectivity }
+    public var connectivity: BrokerConnectivity { callbacks.connectivity }
 
     /// Administrative calls (topic creation, metadata) over this producer's connection.
-    public var admin: KafkaAdmin { KafkaAdmin(handle: handle) }
+    public var admin: KafkaAdmin { KafkaAdmin(handle: client.withLock { $0?.handle }) }
 
     /// Creates a producer.
     ///
@@ -44,25 +49,37 @@ public final class KafkaProducer: Sendable {
     ) throws {
         try LibrdkafkaVersion.requireRunning()
         let callbacks = ClientCallbacks(logger: logger, statisticsHandler: statisticsHandler)
-        let properties = try configuration.resolvedProperties(
+        properties = try configuration.resolvedProperties(
             for: .producer, componentSettings: componentSettings.withStatistics(statisticsHandler != nil))
-        let handle = try KafkaHandle(role: .producer, properties: properties, callbacks: callbacks)
-        self.handle = handle
+        self.callbacks = callbacks
         self.logger = logger
+        client = Mutex(try Self.startClient(properties: properties, callbacks: callbacks))
         if failQueuedRecordsWhenBrokersDown {
             // Called when librdkafka reports all brokers down and after every failed probe while
             // they stay down (about every 3 s). Records still in the local queue were never
             // sent: failing them turns a wait for the message timeout into a prompt
             // "unavailable". In-flight records are left alone; they may already be written.
-            callbacks.connectivity.onFailure { [weak handle] in
-                guard let handle else { return }
-                rd_kafka_purge(handle.pointer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING)
+            callbacks.connectivity.onFailure { [weak self] in
+                self?.client.withLock { client in
+                    guard let handle = client?.handle else { return }
+                    rd_kafka_purge(handle.pointer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING)
+                }
             }
         }
-        pollingThread = PollingThread(name: "demosync-kafka-producer-poll") { _ in
+        // A fatal error (an idempotent producer fenced or out of sequence) ends a librdkafka
+        // producer for good: every later send would fail. Replace it with a new one.
+        callbacks.onFatalError { [weak self] in
+            guard let self else { return }
+            Task { await self.rebuild() }
+        }
+    }
+
+    private static func startClient(properties: [String: String], callbacks: ClientCallbacks) throws -> Client {
+        let handle = try KafkaHandle(role: .producer, properties: properties, callbacks: callbacks)
+        let pollingThread = PollingThread(name: "demosync-kafka-producer-poll") { _ in
             rd_kafka_poll(handle.pointer, 100)
         }
-        probe = ConnectivityProbe(handle: handle)
+        return Client(handle: handle, pollingThread: pollingThread, probe: ConnectivityProbe(handle: handle))
     }
 
     /// Produces a record and returns once the broker has acknowledged it.
@@ -77,11 +94,11 @@ public final class KafkaProducer: Sendable {
         try await withCheckedThrowingContinuation { continuation in
             let promise = DeliveryPromise(continuation: continuation, topic: record.topic, connectivity: connectivity)
             let opaque = promise.retainedOpaque()
-            // Holding the state lock across the (non-blocking) produce call keeps `close` from
-            // destroying the handle underneath it.
-            let error: KafkaError? = state.withLock { state in
-                guard case .running = state else { return KafkaError(RD_KAFKA_RESP_ERR__DESTROY, message: "the producer is closed", persistence: .notPersisted) }
-                return produce(record, opaque: opaque)
+            let error: KafkaError? = client.withLock { client in
+                guard let handle = client?.handle else {
+                    return KafkaError(RD_KAFKA_RESP_ERR__DESTROY, message: "the producer is closed", persistence: .notPersisted)
+                }
+                return produce(record, on: handle, opaque: opaque)
             }
             if let error {
                 DeliveryPromise.abandon(opaque, error: error)
@@ -89,7 +106,34 @@ public final class KafkaProducer: Sendable {
         }
     }
 
-    private func produce(_ record: KafkaRecord, opaque: UnsafeMutableRawPointer) -> KafkaError? {
+    /// Replaces the librdkafka client after a fatal error. Sends from now on use the new client;
+    /// records still held by the old one get their (failed) delivery reports as it is released.
+    func rebuild() async {
+        let replacement: Client
+        do {
+            replacement = try Self.startClient(properties: properties, callbacks: callbacks)
+        } catch {
+            logger.error("cannot replace the Kafka producer after a fatal error", metadata: ["kafka.error": "\(error)"])
+            return
+        }
+        guard let old = client.withLock({ current -> Client? in
+            guard let previous = current else { return nil }
+            current = replacement
+            return previous
+        }) else {
+            await Self.release(replacement, timeout: .zero)
+            return
+        }
+        var reason = [CChar](repeating: 0, count: 512)
+        let code = rd_kafka_fatal_error(old.handle.pointer, &reason, reason.count)
+        replacements.add(1, ordering: .relaxed)
+        logger.error(
+            "the Kafka producer hit a fatal error and was replaced",
+            metadata: ["kafka.error": "\(KafkaError(code, message: reason.nulTerminatedText))"])
+        await Self.release(old, timeout: .seconds(1))
+    }
+
+    private func produce(_ record: KafkaRecord, on handle: KafkaHandle, opaque: UnsafeMutableRawPointer) -> KafkaError? {
         let headers = rd_kafka_headers_new(record.headers.count)!
         for header in record.headers {
             header.value.withUnsafeBytes { value in
@@ -130,20 +174,33 @@ public final class KafkaProducer: Sendable {
     /// Waits up to `timeout` for every queued record to be acknowledged, fails whatever is left
     /// (each waiting `send` gets an error), and releases the client. Later sends fail at once.
     public func close(timeout: Duration = .seconds(10)) async {
-        let wasRunning = state.withLock { state in
-            defer { state = .closed }
-            if case .running = state { return true }
-            return false
+        guard let current = client.withLock({ state -> Client? in
+            defer { state = nil }
+            return state
+        }) else { return }
+        await Self.release(current, timeout: timeout)
+    }
+
+    /// Makes librdkafka raise a fabricated fatal error (for tests of the recovery: real fatal
+    /// errors cannot be provoked at will). Needs `enable.idempotence=true`.
+    func raiseFatalErrorForTesting() {
+        client.withLock { client in
+            guard let handle = client?.handle else { return }
+            _ = rd_kafka_test_fatal_error(handle.pointer, RD_KAFKA_RESP_ERR_PRODUCER_FENCED, "fabricated by a test")
         }
-        guard wasRunning else { return }
-        await probe.stop()
-        await pollingThread.stop()
-        let handle = self.handle
-        let logger = self.logger
+    }
+
+    /// Stops a client's threads, flushes it for up to `timeout`, fails what is left, and
+    /// destroys it, all off the cooperative pool.
+    private static func release(_ client: Client, timeout: Duration) async {
+        await client.probe.stop()
+        await client.pollingThread.stop()
+        let handle = client.handle
         _ = try? await runBlocking("demosync-kafka-producer-close") {
             // rd_kafka_flush serves delivery reports itself while it waits.
             if rd_kafka_flush(handle.pointer, timeout.milliseconds) != RD_KAFKA_RESP_ERR_NO_ERROR {
-                logger.warning("records still unacknowledged at close; failing them", metadata: ["kafka.outq": "\(rd_kafka_outq_len(handle.pointer))"])
+                handle.callbacks.logger.warning(
+                    "records still unacknowledged at close; failing them", metadata: ["kafka.outq": "\(rd_kafka_outq_len(handle.pointer))"])
                 rd_kafka_purge(handle.pointer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT)
                 rd_kafka_flush(handle.pointer, 1000)
             }

@@ -63,6 +63,10 @@ public actor CorrelationRegistry<Key: Hashable & Sendable, Reply: Sendable> {
     /// Whether a wait for `key` is in progress.
     public func isWaiting(for key: Key) -> Bool { entries[key] != nil }
 
+    /// Whether a wait for `key` recently ended without its reply (timed out, cancelled, shut
+    /// down): the request was sent and its reply may still come.
+    public func recentlyGaveUp(on key: Key) -> Bool { recentlyAbandoned.contains(key) }
+
     /// Registers a wait for `key`, runs `send` (which produces the request), then waits for the
     /// reply.
     ///

@@ -45,6 +45,12 @@ public enum CaptureRequestDecoder {
         do {
             document = try JSONParser.parse(body)
         } catch {
+            if let key = error.duplicateKey {
+                throw CaptureValidationError(
+                    code: CaptureValidationError.Code.duplicateField,
+                    message: "The key \"\(key)\" appears more than once in one object; which value counts would be ambiguous.",
+                    field: key)
+            }
             throw malformed("Request body is not valid JSON: \(error.reason) at byte \(error.offset).")
         }
         guard case .object(let object) = document else {

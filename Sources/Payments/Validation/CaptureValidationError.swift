@@ -23,6 +23,8 @@ public struct CaptureValidationError: Error, Sendable, Hashable, CustomStringCon
     public enum Code {
         /// The body is not valid UTF-8, not JSON, or not a JSON object.
         public static let malformedJSON = "malformed_json"
+        /// An object repeats a key (`{"amount": 1, "amount": 2}`).
+        public static let duplicateField = "duplicate_field"
         /// A required field is absent or null.
         public static let missingField = "missing_field"
         /// A field has the wrong JSON type.

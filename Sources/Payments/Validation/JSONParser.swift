@@ -7,6 +7,8 @@ struct JSONParser {
     struct SyntaxError: Error, Sendable {
         let reason: String
         let offset: Int
+        /// Set when the document is well-formed but repeats an object key.
+        var duplicateKey: String? = nil
     }
 
     /// Deepest nesting accepted; a capture request needs two levels.
@@ -60,7 +62,10 @@ struct JSONParser {
             skipWhitespace()
             guard take(UInt8(ascii: ":")) else { throw error("expected ':' after an object key") }
             skipWhitespace()
-            object.add(key: key, value: try parseValue(depth: depth))
+            let keyOffset = index
+            guard object.add(key: key, value: try parseValue(depth: depth)) else {
+                throw SyntaxError(reason: "the key \"\(key)\" appears twice in one object", offset: keyOffset, duplicateKey: key)
+            }
             skipWhitespace()
             if take(UInt8(ascii: "}")) { return object }
             guard take(UInt8(ascii: ",")) else { throw error("expected ',' or '}' in an object") }

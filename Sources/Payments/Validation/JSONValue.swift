@@ -31,11 +31,13 @@ struct JSONObject: Sendable {
     private(set) var members: [(key: String, value: JSONValue)] = []
     private var seenKeys: Set<String> = []
 
-    /// Adds a member unless its key was already seen: the first occurrence wins, as it does
-    /// with Foundation's `JSONDecoder`, so both decoders agree on which value counts.
-    mutating func add(key: String, value: JSONValue) {
-        guard seenKeys.insert(key).inserted else { return }
+    /// Adds a member. Returns `false`, adding nothing, when the key was already seen: decoders
+    /// disagree on which of two values counts (JSONDecoder keeps the first, Go the last), and an
+    /// amount must never be ambiguous, so the parser refuses the document.
+    mutating func add(key: String, value: JSONValue) -> Bool {
+        guard seenKeys.insert(key).inserted else { return false }
         members.append((key, value))
+        return true
     }
 
     /// The value for `key`, if present.

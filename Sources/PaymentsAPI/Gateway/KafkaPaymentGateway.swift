@@ -100,7 +100,9 @@ public final class KafkaPaymentGateway: PaymentGateway {
         if case .notReady(let reason) = readiness { throw .unavailable(reason: reason) }
         let partitions = requestPartitions.load(ordering: .relaxed)
         let routing = RequestRouting(
-            partition: partitions > 0 ? StablePartitioner.partition(for: idempotencyKey ?? request.transactionID, count: partitions) : nil,
+            // By transaction id, which is what the processor deduplicates on: every request for one
+            // transaction reaches the same partition, so the same processor, whatever its key.
+            partition: partitions > 0 ? StablePartitioner.partition(for: request.transactionID, count: partitions) : nil,
             deadlineMilliseconds: WallClock.nowMilliseconds() + configuration.captureTimeout.wholeMilliseconds,
             replyTo: configuration.replyRouting.replyDestination(sharedReplyTopic: configuration.topics.reply),
             idempotencyKey: idempotencyKey)
@@ -148,7 +150,10 @@ public final class KafkaPaymentGateway: PaymentGateway {
 
     public func lookUp(_ correlationID: CorrelationID) async -> PaymentLookup {
         if let response = outcomes.value(for: correlationID) { return .final(response) }
+        // Still waiting, or gave up waiting but the request was sent: the answer may yet come
+        // (or the processor answers "expired" once it sees the request past its deadline).
         if await registry.isWaiting(for: correlationID) { return .pending }
+        if await registry.recentlyGaveUp(on: correlationID) { return .pending }
         return .unknown
     }
 

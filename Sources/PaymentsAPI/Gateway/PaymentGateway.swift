@@ -8,8 +8,8 @@ import Payments
 public protocol PaymentGateway: Sendable {
     /// Sends a capture to the processor and waits for its answer.
     ///
-    /// - Parameter idempotencyKey: names the capture; requests with the same key go to the same
-    ///   partition, so the same processor instance, and the key travels in a header.
+    /// - Parameter idempotencyKey: names the capture; it travels in a header (requests for one
+    ///   transaction go to the same partition, so the same processor instance).
     func capture(_ request: CaptureRequest, correlationID: CorrelationID, idempotencyKey: String?) async throws(CaptureError)
         -> CaptureResponse
 
@@ -24,7 +24,8 @@ public protocol PaymentGateway: Sendable {
 public enum PaymentLookup: Sendable, Hashable {
     /// The processor's answer, whenever it arrived (in time or late).
     case final(CaptureResponse)
-    /// Sent by this replica and still waiting for its answer.
+    /// Sent by this replica and still waiting for its answer, or sent and given up on recently
+    /// (timeout): its answer may still come.
     case pending
     /// Never seen here, or forgotten (the store of answers is bounded in size and age).
     case unknown

@@ -1,18 +1,22 @@
 import HTTPTypes
 import Hummingbird
 
-/// Optional API authentication: every request must carry `Authorization: Bearer <token>` with one
-/// of the configured tokens, or gets 401 with `WWW-Authenticate`. Tokens are compared in constant
+/// Optional API authentication: every request under the protected path prefix must carry
+/// `Authorization: Bearer <token>` with one of the configured tokens, or gets 401 with
+/// `WWW-Authenticate`. Tokens are compared in constant
 /// time (the comparison's duration does not reveal how much of a guess was right) and never
 /// logged.
 struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     private let tokens: [[UInt8]]
+    private let protectedPathPrefix: String
 
-    init(tokens: [String]) {
+    init(tokens: [String], protectedPathPrefix: String) {
         self.tokens = tokens.map { Array($0.utf8) }
+        self.protectedPathPrefix = protectedPathPrefix
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.uri.path.hasPrefix(protectedPathPrefix) else { return try await next(request, context) }
         guard let presented = Self.bearerToken(in: request), tokens.contains(where: { Self.constantTimeEqual($0, presented) }) else {
             throw APIError(
                 .unauthorized, code: "unauthorized", message: "a valid bearer token is required (Authorization: Bearer <token>)",

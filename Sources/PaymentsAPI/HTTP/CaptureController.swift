@@ -36,7 +36,7 @@ struct CaptureController: Sendable {
             case .success(let captured):
                 switch captured.outcome {
                 case .success(let response): outcome = .answered(response, replayed: captured.replayed)
-                case .failure(let error): outcome = .failed(error, captureRequest)
+                case .failure(let error): outcome = .failed(error, captureRequest, replayed: captured.replayed)
                 }
             case .failure:
                 throw APIError(

@@ -1,12 +1,14 @@
 import HTTPTypes
 import Hummingbird
+import Instrumentation
 import Logging
+import Operations
 import Payments
 
 /// How one capture request ended, for its response, its log line and its metrics.
 enum CaptureOutcome: Sendable {
     case answered(CaptureResponse, replayed: Bool)
-    case failed(CaptureError, CaptureRequest)
+    case failed(CaptureError, CaptureRequest, replayed: Bool)
     case rejected(APIError)
 
     /// Where the outcome of a capture can be asked for.
@@ -23,7 +25,7 @@ enum CaptureOutcome: Sendable {
             case .expired: "timeout"
             case .error, .other: "error"
             }
-        case .failed(let error, _):
+        case .failed(let error, _, _):
             switch error {
             case .timedOut: "timeout"
             case .unavailable, .overloaded, .shuttingDown: "unavailable"
@@ -43,22 +45,32 @@ enum CaptureOutcome: Sendable {
                 if replayed { headers[.idempotentReplayed] = "true" }
                 return JSONResponse.make(status: .ok, body: response, headers: headers)
             case .expired:
+                let path = Self.statusPath(response.correlationID)
                 throw APIError(
                     .gatewayTimeout, code: "deadline_exceeded",
-                    message: "the processor got the request after its deadline and did not process it; nothing was captured",
-                    correlationID: response.correlationID, statusURL: Self.statusPath(response.correlationID))
+                    message: "the processor got the request after its deadline and did not process it; nothing was captured, a retry is safe",
+                    correlationID: response.correlationID, statusURL: path, headers: Self.replayHeaders(replayed, [.location: path]))
             case .error, .other:
                 let detail = [response.errorCode, response.errorMessage].compactMap { $0 }.joined(separator: ": ")
                 throw APIError(
                     .badGateway, code: "processor_error",
                     message: "the processor answered with status \"\(response.status)\"\(detail.isEmpty ? "" : " (\(detail))")",
-                    correlationID: response.correlationID)
+                    correlationID: response.correlationID, headers: Self.replayHeaders(replayed, [:]))
             }
-        case .failed(let error, _):
-            throw Self.apiError(for: error)
+        case .failed(let error, _, let replayed):
+            var apiError = Self.apiError(for: error)
+            apiError.headers = Self.replayHeaders(replayed, apiError.headers)
+            throw apiError
         case .rejected(let error):
             throw error
         }
+    }
+
+    /// Marks an answer shared with an earlier or concurrent request of the same key.
+    private static func replayHeaders(_ replayed: Bool, _ headers: HTTPFields) -> HTTPFields {
+        var headers = headers
+        if replayed { headers[.idempotentReplayed] = "true" }
+        return headers
     }
 
     static func apiError(for error: CaptureError) -> APIError {
@@ -104,12 +116,16 @@ enum CaptureOutcome: Sendable {
             metadata["correlation_id"] = "\(response.correlationID)"
             metadata["transaction_id"] = "\(response.transactionID)"
             if replayed { metadata["replayed"] = "true" }
-        case .failed(let error, let request):
+        case .failed(let error, let request, let replayed):
+            if replayed { metadata["replayed"] = "true" }
             metadata["transaction_id"] = "\(request.transactionID)"
             if let id = error.correlationID { metadata["correlation_id"] = "\(id)" }
             metadata["reason"] = "\(Self.apiError(for: error).body.errorMessage)"
         case .rejected(let error):
             metadata["error_code"] = "\(error.body.errorCode)"
+        }
+        if let trace = InstrumentationContext.current?.w3cTraceContext {
+            metadata["trace_id"] = "\(trace.traceID)"
         }
         logger.info("capture", metadata: metadata)
     }

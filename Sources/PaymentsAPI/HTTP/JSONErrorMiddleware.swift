@@ -24,7 +24,7 @@ extension Router where Context == DemoSyncRequestContext {
     /// Answers 405 with `Allow` for the methods a path does not take.
     func refuseOtherMethods(on path: RouterPath, allowing allowed: [HTTPRequest.Method]) {
         let allowHeader = allowed.map(\.rawValue).joined(separator: ", ")
-        for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] where !allowed.contains(method) {
+        for method in [HTTPRequest.Method.get, .head, .post, .put, .patch, .delete, .options, .trace] where !allowed.contains(method) {
             on(path, method: method) { _, _ -> Response in
                 throw APIError(
                     .methodNotAllowed, code: "method_not_allowed", message: "\(method) is not allowed here; use \(allowHeader)",

@@ -16,11 +16,13 @@ public enum PaymentsRouter {
         router.middlewares.add(JSONErrorMiddleware())
         router.middlewares.add(TracingMiddleware())
         router.middlewares.add(TraceResponseMiddleware())
+        if !configuration.authTokens.isEmpty {
+            // At the router, not the group, so that every /api/ path is covered, unknown ones and
+            // wrong methods included: nothing about the API is told to an unauthenticated client.
+            router.middlewares.add(BearerTokenMiddleware(tokens: configuration.authTokens, protectedPathPrefix: "/api/"))
+        }
 
         let payments = router.group("api/v1/payments")
-        if !configuration.authTokens.isEmpty {
-            payments.add(middleware: BearerTokenMiddleware(tokens: configuration.authTokens))
-        }
         let ledger = CaptureLedger(capacity: configuration.idempotencyCapacity, retention: configuration.idempotencyRetention)
         CaptureController(
             captures: IdempotentCaptures(gateway: gateway, ledger: ledger), limits: configuration.limits, disconnects: disconnects,

@@ -10,7 +10,8 @@ import Payments
 /// - After an unknown outcome (timeout, shutdown, client gone: the request may have been sent),
 ///   a retry first looks for a reply that arrived late; only if there is none does it send again,
 ///   which is safe because the processor is idempotent by transaction id.
-/// - After a capture that was certainly not sent (503), the key is forgotten: a retry is new.
+/// - After a capture that was certainly not sent (503) or certainly not captured (expired, or a
+///   processor error), the key is forgotten: a retry is new.
 /// - The same key with a different request is refused.
 ///
 /// The shared capture runs in its own task; it is cancelled only when every caller waiting on it
@@ -113,10 +114,11 @@ actor CaptureLedger {
     private func finish(_ key: String, token: UInt64, fingerprint: String, correlationID: CorrelationID, outcome: Outcome) {
         guard case .inFlight(_, _, _, let current) = entries[key], current == token else { return }
         switch outcome {
-        case .success(let response) where response.status.isVerdict || response.status == .expired:
+        case .success(let response) where response.status.isVerdict:
             remember(key, .completed(fingerprint: fingerprint, outcome: outcome))
         case .success:
-            // The processor failed (status error): nothing was captured, a retry may succeed.
+            // Expired (never processed) or a processor error: nothing was captured, and a retry
+            // may succeed.
             forget(key)
         case .failure(.unavailable), .failure(.overloaded), .failure(.shuttingDown(.none)):
             forget(key)  // certainly not sent

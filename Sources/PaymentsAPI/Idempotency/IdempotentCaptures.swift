@@ -20,7 +20,7 @@ struct IdempotentCaptures: Sendable {
         let (outcome, replayed) = try await ledger.perform(
             key: key, fingerprint: CaptureFingerprint.of(request),
             lookUp: { correlationID in
-                if case .final(let response) = await gateway.lookUp(correlationID), response.status.isVerdict || response.status == .expired {
+                if case .final(let response) = await gateway.lookUp(correlationID), response.status.isVerdict {
                     return response
                 }
                 return nil
