@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Layers, each depending only on the ones below it:
-//   CRdKafka (C shim) → Kafka (our librdkafka wrapper) → Payments (domain)
+//   CRdKafka (C shim) → Kafka (our librdkafka wrapper) → Payments (domain); JSONWriting is a leaf
+//   utility (no dependencies) under Payments and Operations
 //   → Operations (health, metrics, logs, traces) → PaymentsAPI, ProcessorSimulator, PaymentsClient
 //   → DemoSyncCLI → demosync (executable)
 let swiftSettings: [SwiftSetting] = [
@@ -36,6 +37,10 @@ let package = Package(
             providers: [.apt(["librdkafka-dev"])]
         ),
         .target(
+            name: "JSONWriting",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Kafka",
             dependencies: [
                 "CRdKafka",
@@ -48,6 +53,7 @@ let package = Package(
             name: "Payments",
             dependencies: [
                 "Kafka",
+                "JSONWriting",
                 .product(name: "Instrumentation", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -58,6 +64,7 @@ let package = Package(
             name: "Operations",
             dependencies: [
                 "Kafka",
+                "JSONWriting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -126,7 +133,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "demosync",
-            dependencies: ["DemoSyncCLI"],
+            dependencies: [
+                "DemoSyncCLI", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Benchmark baselines (not part of the product): the raw Kafka request-reply round trip
@@ -157,7 +166,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PaymentsTests",
-            dependencies: ["Payments", "Kafka", "TestSupport"],
+            dependencies: ["Payments", "Kafka", "JSONWriting", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

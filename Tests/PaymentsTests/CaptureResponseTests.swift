@@ -68,3 +68,36 @@ struct CaptureResponseTests {
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(CaptureResponse.self, from: Data(body.utf8)) }
     }
 }
+
+@Suite("Hand-written wire JSON")
+struct WireEncodingTests {
+    private func encoderJSON(_ value: some Encodable) throws -> String {
+        String(decoding: try WireJSON.encode(value), as: UTF8.self)
+    }
+
+    @Test("a capture answer is written exactly as JSONEncoder with sorted keys writes it")
+    func responses() throws {
+        let id = CorrelationID.random()
+        let responses: [CaptureResponse] = [
+            .approved(correlationID: id, transactionID: "tx_1", authorizationCode: "123456"),
+            .declined(correlationID: id, transactionID: "tx \"quoted\" \\ back/slash\n\ttab ção 😀"),
+            .expired(correlationID: id, transactionID: "tx_\u{01}control"),
+        ]
+        for response in responses {
+            #expect(String(decoding: response.jsonBytes, as: UTF8.self) == (try encoderJSON(response)))
+            #expect(try JSONDecoder().decode(CaptureResponse.self, from: Data(response.jsonBytes)) == response)
+        }
+    }
+
+    @Test("a request record's value decodes back to the same request, amount exact")
+    func requests() throws {
+        let request = CaptureRequest(
+            transactionID: "tx_2", amount: Amount(exactly: "100.50")!, currency: CurrencyCode("BRL")!,
+            metadata: ["b": "2", "a": "1 \"x\"", "ç": "é"])
+        let message = PaymentRequestMessage(correlationID: .random(), request: request)
+        #expect(String(decoding: message.jsonBytes, as: UTF8.self) == (try encoderJSON(message)))
+        let decoded = try JSONDecoder().decode(PaymentRequestMessage.self, from: Data(message.jsonBytes))
+        #expect(decoded == message)
+        #expect(decoded.amount == Amount(exactly: "100.5"))
+    }
+}

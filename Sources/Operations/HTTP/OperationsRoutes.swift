@@ -1,4 +1,5 @@
 import Hummingbird
+import JSONWriting
 
 /// The routes every DemoSync process exposes to operators: `GET /health/live` (the process
 /// answers), `GET /health/ready` (it can do its work) and `GET /metrics` (Prometheus text).
@@ -36,8 +37,8 @@ public struct OperationsRoutes: Sendable {
     }
 
     private static func json(_ status: HTTPResponse.Status, _ body: Status) -> Response {
-        var text = #"{"status":"# + JSONText.quoted(body.status)
-        if let reason = body.reason { text += #","reason":"# + JSONText.quoted(reason) }
+        var text = #"{"status":"# + JSONWriter.quoted(body.status)
+        if let reason = body.reason { text += #","reason":"# + JSONWriter.quoted(reason) }
         text += "}"
         return Response(
             status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))

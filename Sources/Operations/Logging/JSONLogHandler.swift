@@ -1,4 +1,5 @@
 import Foundation
+import JSONWriting
 import Logging
 import Synchronization
 
@@ -26,13 +27,13 @@ public struct JSONLogHandler: LogHandler {
         var fields = metadata
         if let provided = metadataProvider?.get() { fields.merge(provided) { $1 } }
         if let extra = event.metadata { fields.merge(extra) { $1 } }
-        var line = "{\"timestamp\":" + JSONText.quoted(Self.timestamp())
-        line += ",\"level\":" + JSONText.quoted(event.level.rawValue)
-        line += ",\"label\":" + JSONText.quoted(label)
-        line += ",\"message\":" + JSONText.quoted(event.message.description)
-        line += ",\"source\":" + JSONText.quoted(event.source)
+        var line = "{\"timestamp\":" + JSONWriter.quoted(Self.timestamp())
+        line += ",\"level\":" + JSONWriter.quoted(event.level.rawValue)
+        line += ",\"label\":" + JSONWriter.quoted(label)
+        line += ",\"message\":" + JSONWriter.quoted(event.message.description)
+        line += ",\"source\":" + JSONWriter.quoted(event.source)
         for (key, value) in fields.sorted(by: { $0.key < $1.key }) where !Self.reserved.contains(key) {
-            line += "," + JSONText.quoted(key) + ":" + JSONText.quoted("\(value)")
+            line += "," + JSONWriter.quoted(key) + ":" + JSONWriter.quoted("\(value)")
         }
         line += "}\n"
         StandardError.write(line)

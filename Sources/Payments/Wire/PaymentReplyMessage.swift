@@ -20,7 +20,7 @@ public enum PaymentReplyMessage {
         }
         return KafkaRecord(
             topic: destination.topic, partition: destination.partition, key: response.correlationID.rawValue,
-            value: try WireJSON.encode(response), headers: headers)
+            value: response.jsonBytes, headers: headers)
     }
 
     /// The correlation id a reply is for: its key (which is what processors written against the

@@ -44,7 +44,7 @@ public struct PaymentRequestMessage: Sendable, Hashable, Codable {
             headers.append(KafkaHeader(name: PaymentHeaders.idempotencyKey, value: key))
         }
         return KafkaRecord(
-            topic: topic, partition: routing.partition, key: correlationID.rawValue, value: try WireJSON.encode(self), headers: headers)
+            topic: topic, partition: routing.partition, key: correlationID.rawValue, value: jsonBytes, headers: headers)
     }
 }
 

@@ -33,7 +33,7 @@ enum JSONResponse {
     static func make(status: HTTPResponse.Status, body: some Encodable, headers: HTTPFields = [:]) -> Response {
         var fields = headers
         fields[.contentType] = "application/json; charset=utf-8"
-        let bytes = (try? WireJSON.encode(body)) ?? Array(#"{"error_code":"internal_error"}"#.utf8)
+        let bytes = (body as? any WireEncodable)?.jsonBytes ?? (try? WireJSON.encode(body)) ?? Array(#"{"error_code":"internal_error"}"#.utf8)
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }
