@@ -45,6 +45,7 @@ public enum CaptureError: Error, Sendable, Hashable {
     case shuttingDown(CorrelationID?)
     /// The processor answered, but not with a capture verdict this API can pass on.
     case processorError(CorrelationID, reason: String)
-    /// The HTTP client went away; nobody is left to answer.
-    case clientGone(CorrelationID)
+    /// The HTTP client went away; nobody is left to answer. With a correlation id the request
+    /// may have been sent.
+    case clientGone(CorrelationID?)
 }

@@ -23,14 +23,19 @@ struct CaptureController: Sendable {
         do throws(APIError) {
             let idempotencyKey = try Self.idempotencyKey(of: request)
             let captureRequest = try await readCaptureRequest(&request)
+            // A client that goes away ends its wait through the ledger (no task per request to
+            // cancel); the capture itself goes on while anyone else waits for it.
+            let waiter = CaptureLedger.Waiter()
             let captures = self.captures
-            let result = await disconnects.cancellingOnDisconnect(of: context.channel) {
-                () async -> Result<IdempotentCaptures.Result, CaptureLedger.Conflict> in
-                do throws(CaptureLedger.Conflict) {
-                    return .success(try await captures.capture(captureRequest, idempotencyKey: idempotencyKey))
-                } catch {
-                    return .failure(error)
-                }
+            let registration = context.channel.flatMap { channel in
+                disconnects.register(channel) { Task { await captures.abandon(waiter) } }
+            }
+            defer { disconnects.remove(registration) }
+            let result: Result<IdempotentCaptures.Result, CaptureLedger.Conflict>
+            do throws(CaptureLedger.Conflict) {
+                result = .success(try await captures.capture(captureRequest, idempotencyKey: idempotencyKey, waiter: waiter))
+            } catch {
+                result = .failure(error)
             }
             switch result {
             case .success(let captured):

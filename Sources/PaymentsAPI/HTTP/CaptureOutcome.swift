@@ -135,8 +135,8 @@ extension CaptureError {
     /// The correlation id, when the request got as far as being assigned one.
     var correlationID: CorrelationID? {
         switch self {
-        case .timedOut(let id), .processorError(let id, _), .clientGone(let id): id
-        case .shuttingDown(let id): id
+        case .timedOut(let id), .processorError(let id, _): id
+        case .shuttingDown(let id), .clientGone(let id): id
         case .unavailable, .overloaded: nil
         }
     }

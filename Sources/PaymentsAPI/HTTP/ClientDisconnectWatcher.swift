@@ -66,18 +66,6 @@ final class ClientDisconnectWatcher: Sendable {
         let handlers = state.withLock { $0.connections.removeValue(forKey: ObjectIdentifier(channel))?.handlers.values.map { $0 } } ?? []
         handlers.forEach { $0() }
     }
-
-    /// Runs `operation` in a child task that is cancelled if the client goes away (or the calling
-    /// task is cancelled).
-    func cancellingOnDisconnect<Result: Sendable>(
-        of channel: (any Channel)?, _ operation: @escaping @Sendable () async -> Result
-    ) async -> Result {
-        guard let channel else { return await operation() }
-        let task = Task { await operation() }
-        let registration = register(channel) { task.cancel() }
-        defer { remove(registration) }
-        return await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
-    }
 }
 
 /// Reports a connection's input closure and closure to the ``ClientDisconnectWatcher``. One per

@@ -1,5 +1,6 @@
 import DequeModule
 import Payments
+import Synchronization
 
 /// Remembers captures by idempotency key, so that a retried or duplicated capture never becomes
 /// a second payment.
@@ -15,18 +16,42 @@ import Payments
 /// - The same key with a different request is refused.
 ///
 /// The shared capture runs in its own task; it is cancelled only when every caller waiting on it
-/// has gone away.
+/// has gone away. Callers wait on continuations, and one that goes away (its client disconnected,
+/// see ``abandon(_:)``) stops waiting at once without a task of its own to cancel.
 actor CaptureLedger {
     typealias Outcome = Result<CaptureResponse, CaptureError>
 
     /// The same key was used for a different request.
     struct Conflict: Error, Sendable {}
 
+    /// Identifies one caller's wait, so that it can be abandoned from outside (a disconnect).
+    struct Waiter: Hashable, Sendable {
+        fileprivate let id: UInt64
+
+        private static let counter = AtomicCounter()
+
+        init() {
+            id = Self.counter.next()
+        }
+    }
+
+    private struct InFlight {
+        let fingerprint: String
+        let task: Task<Outcome, Never>
+        let token: UInt64
+        var waiters: [Waiter: CheckedContinuation<Outcome, Never>] = [:]
+    }
+
     private enum Entry {
-        case inFlight(fingerprint: String, task: Task<Outcome, Never>, waiters: Int, token: UInt64)
+        case inFlight(InFlight)
         case completed(fingerprint: String, outcome: Outcome)
         case unresolved(fingerprint: String, lastAttempt: CorrelationID)
     }
+
+    /// Waiters abandoned before they started waiting (the disconnect raced the request).
+    private var abandonedEarly: Set<Waiter> = []
+    /// Which key each waiter waits on.
+    private var waitingOn: [Waiter: String] = [:]
 
     private var entries: [String: Entry] = [:]
     private var order: Deque<(key: String, storedAt: Duration)> = []
@@ -51,7 +76,7 @@ actor CaptureLedger {
     /// - Returns: the outcome, and whether it was shared with (replayed to) this caller rather
     ///   than produced for it.
     func perform(
-        key: String, fingerprint: String,
+        key: String, fingerprint: String, waiter: Waiter = Waiter(),
         lookUp: @Sendable (CorrelationID) async -> CaptureResponse?,
         operation: @escaping @Sendable (CorrelationID) async -> Outcome
     ) async throws(Conflict) -> (outcome: Outcome, replayed: Bool) {
@@ -60,10 +85,9 @@ actor CaptureLedger {
         case .completed(let stored, let outcome):
             guard stored == fingerprint else { throw Conflict() }
             return (outcome, true)
-        case .inFlight(let stored, let task, let waiters, let token):
-            guard stored == fingerprint else { throw Conflict() }
-            entries[key] = .inFlight(fingerprint: stored, task: task, waiters: waiters + 1, token: token)
-            return (await wait(for: task, key: key, token: token), true)
+        case .inFlight(let flight):
+            guard flight.fingerprint == fingerprint else { throw Conflict() }
+            return (await wait(waiter, on: key), true)
         case .unresolved(let stored, let lastAttempt):
             guard stored == fingerprint else { throw Conflict() }
             if let late = await lookUp(lastAttempt), case .unresolved = entries[key] {
@@ -72,7 +96,7 @@ actor CaptureLedger {
             }
             // The lookup suspended: another caller may have started a retry meanwhile.
             if case .inFlight = entries[key] {
-                return try await perform(key: key, fingerprint: fingerprint, lookUp: lookUp, operation: operation)
+                return try await perform(key: key, fingerprint: fingerprint, waiter: waiter, lookUp: lookUp, operation: operation)
             }
         case nil:
             break
@@ -85,8 +109,22 @@ actor CaptureLedger {
             await self?.finish(key, token: token, fingerprint: fingerprint, correlationID: correlationID, outcome: outcome)
             return outcome
         }
-        remember(key, .inFlight(fingerprint: fingerprint, task: task, waiters: 1, token: token))
-        return (await wait(for: task, key: key, token: token), false)
+        remember(key, .inFlight(InFlight(fingerprint: fingerprint, task: task, token: token)))
+        return (await wait(waiter, on: key), false)
+    }
+
+    /// Ends `waiter`'s wait at once (its client went away); the last waiter to leave cancels
+    /// the shared capture.
+    func abandon(_ waiter: Waiter) {
+        guard let key = waitingOn[waiter] else {
+            abandonedEarly.insert(waiter)
+            return
+        }
+        guard case .inFlight(var flight) = entries[key], let continuation = flight.waiters.removeValue(forKey: waiter) else { return }
+        waitingOn[waiter] = nil
+        if flight.waiters.isEmpty { flight.task.cancel() }
+        entries[key] = .inFlight(flight)
+        continuation.resume(returning: .failure(.clientGone(nil)))
     }
 
     /// Entries held (in flight, completed or unresolved).
@@ -94,25 +132,29 @@ actor CaptureLedger {
 
     // MARK: Internals
 
-    private func wait(for task: Task<Outcome, Never>, key: String, token: UInt64) async -> Outcome {
+    private func wait(_ waiter: Waiter, on key: String) async -> Outcome {
         await withTaskCancellationHandler {
-            await task.value
+            await withCheckedContinuation { continuation in
+                guard !abandonedEarly.contains(waiter), !Task.isCancelled, case .inFlight(var flight) = entries[key] else {
+                    abandonedEarly.remove(waiter)
+                    continuation.resume(returning: .failure(.clientGone(nil)))
+                    return
+                }
+                flight.waiters[waiter] = continuation
+                entries[key] = .inFlight(flight)
+                waitingOn[waiter] = key
+            }
         } onCancel: {
-            Task { await self.leave(key, token: token) }
+            Task { await self.abandon(waiter) }
         }
-    }
-
-    /// A caller stopped waiting; the last one to leave cancels the shared capture.
-    private func leave(_ key: String, token: UInt64) {
-        guard case .inFlight(let fingerprint, let task, let waiters, let current) = entries[key], current == token else { return }
-        if waiters <= 1 {
-            task.cancel()
-        }
-        entries[key] = .inFlight(fingerprint: fingerprint, task: task, waiters: max(0, waiters - 1), token: token)
     }
 
     private func finish(_ key: String, token: UInt64, fingerprint: String, correlationID: CorrelationID, outcome: Outcome) {
-        guard case .inFlight(_, _, _, let current) = entries[key], current == token else { return }
+        guard case .inFlight(let flight) = entries[key], flight.token == token else { return }
+        for (waiter, continuation) in flight.waiters {
+            waitingOn[waiter] = nil
+            continuation.resume(returning: outcome)
+        }
         switch outcome {
         case .success(let response) where response.status.isVerdict:
             remember(key, .completed(fingerprint: fingerprint, outcome: outcome))
@@ -122,7 +164,9 @@ actor CaptureLedger {
             forget(key)
         case .failure(.unavailable), .failure(.overloaded), .failure(.shuttingDown(.none)):
             forget(key)  // certainly not sent
-        case .failure(.timedOut(let id)), .failure(.shuttingDown(.some(let id))), .failure(.clientGone(let id)),
+        case .failure(.clientGone(.none)):
+            forget(key)  // abandoned before it was sent
+        case .failure(.timedOut(let id)), .failure(.shuttingDown(.some(let id))), .failure(.clientGone(.some(let id))),
             .failure(.processorError(let id, _)):
             remember(key, .unresolved(fingerprint: fingerprint, lastAttempt: id))
         }
@@ -172,5 +216,14 @@ actor CaptureLedger {
             return
         }
         forget(record.key)
+    }
+}
+
+/// A process-wide counter for unique ids.
+final class AtomicCounter: Sendable {
+    private let value = Atomic<UInt64>(0)
+
+    func next() -> UInt64 {
+        value.wrappingAdd(1, ordering: .relaxed).newValue
     }
 }

@@ -14,11 +14,13 @@ struct IdempotentCaptures: Sendable {
     }
 
     /// - Throws: ``CaptureLedger/Conflict`` when the key was used for a different request.
-    func capture(_ request: CaptureRequest, idempotencyKey: String?) async throws(CaptureLedger.Conflict) -> Result {
+    ///
+    /// - Parameter waiter: names this caller's wait, so that ``abandon(_:)`` can end it.
+    func capture(_ request: CaptureRequest, idempotencyKey: String?, waiter: CaptureLedger.Waiter) async throws(CaptureLedger.Conflict) -> Result {
         let key = idempotencyKey ?? request.transactionID
         let gateway = self.gateway
         let (outcome, replayed) = try await ledger.perform(
-            key: key, fingerprint: CaptureFingerprint.of(request),
+            key: key, fingerprint: CaptureFingerprint.of(request), waiter: waiter,
             lookUp: { correlationID in
                 if case .final(let response) = await gateway.lookUp(correlationID), response.status.isVerdict {
                     return response
@@ -33,5 +35,10 @@ struct IdempotentCaptures: Sendable {
                 }
             })
         return Result(outcome: outcome, replayed: replayed)
+    }
+
+    /// Ends a caller's wait at once: its client went away.
+    func abandon(_ waiter: CaptureLedger.Waiter) async {
+        await ledger.abandon(waiter)
     }
 }
