@@ -30,7 +30,11 @@ extension EndToEnd {
             let failures = sent.filter { $0.result.status != 200 }
             if !failures.isEmpty {
                 let trail = try await TopicTrail.find(failures.map(\.transactionID), broker: broker)
-                Issue.record("\(failures.count) captures failed; first: \(failures[0].result.status) \(failures[0].result.bodyText); trail: \(trail)")
+                let notices = servers.map { server in
+                    server.process.output.split(separator: "\n").filter { !$0.contains(" info ") }.suffix(20).joined(separator: "\n")
+                }
+                Issue.record(
+                    "\(failures.count) captures failed; first: \(failures[0].result.status) \(failures[0].result.bodyText); trail: \(trail); replicas said: \(notices)")
             }
             let misdelivered = sent.filter { $0.result.response?.transactionID != $0.transactionID }
             #expect(misdelivered.isEmpty, "every answer reached the waiter of its own transaction")

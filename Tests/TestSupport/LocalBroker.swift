@@ -17,8 +17,9 @@ public final class LocalBroker: Sendable {
 
     /// Starts a broker on `port` (a free one by default) and waits until it accepts connections.
     /// A start that fails is retried: on another port when the port was chosen here, on the same
-    /// one (for up to 30 s, while the previous broker's sockets linger) when it was given.
-    public static func start(port: Int? = nil) async throws -> LocalBroker {
+    /// one (for up to 30 s, while the previous broker's sockets linger) when it was given. The
+    /// broker advertises `advertisedPort` to clients when given (a ``TCPRelay`` in front of it).
+    public static func start(port: Int? = nil, advertisedPort: Int? = nil) async throws -> LocalBroker {
         var lastError: any Error = TestSupportError("the broker did not start")
         let deadline = ContinuousClock.now + .seconds(30)
         var attempts = 0
@@ -26,9 +27,10 @@ public final class LocalBroker: Sendable {
             attempts += 1
             let chosen = try port ?? FreePort.find()
             let url = "tcp://127.0.0.1:\(chosen)"
+            let advertised = "tcp://127.0.0.1:\(advertisedPort ?? chosen)"
             let process = try ManagedProcess.launch(
                 executable: try Self.executable(),
-                arguments: ["broker", "--listener-url", url, "--advertised-listener-url", url],
+                arguments: ["broker", "--listener-url", url, "--advertised-listener-url", advertised],
                 name: "tansu-\(chosen)")
             let broker = LocalBroker(port: chosen, process: process)
             let started = ContinuousClock.now

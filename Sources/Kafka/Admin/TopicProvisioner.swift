@@ -22,17 +22,16 @@ public final class TopicProvisioner: Sendable {
         self.logger = logger
     }
 
-    /// Whether the topics were confirmed since the brokers were last reachable.
+    /// Whether the topics have been confirmed. It stays true across reconnections while they are
+    /// checked again in the background: a broker that lost them makes sends fail at once (as
+    /// "not delivered"), and refusing everything while a busy broker answers the check slowly
+    /// would only turn load into errors.
     public var isReady: Bool { ready.load(ordering: .relaxed) }
 
     /// Runs until cancelled. `confirmed` runs after each successful check (to read what depends
     /// on the topics, such as partition counts); if it throws, the check is retried.
     public func run(confirmed: @Sendable () async throws -> Void = {}) async {
-        for await reachable in producer.connectivity.changes() {
-            guard reachable else {
-                ready.store(false, ordering: .relaxed)
-                continue
-            }
+        for await reachable in producer.connectivity.changes() where reachable {
             await ensure(confirmed: confirmed)
         }
     }

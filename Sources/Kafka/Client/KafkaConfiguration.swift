@@ -46,7 +46,9 @@ public struct KafkaConfiguration: Sendable, Hashable {
     /// Defaults chosen for request-reply latency (see librdkafka's CONFIGURATION.md).
     static func lowLatencyDefaults(for role: Role) -> [String: String] {
         // Nagle plus delayed ACKs can add ~40 ms per hop; librdkafka disables Nagle only from 2.10.
-        var defaults = ["socket.nagle.disable": "true"]
+        // Reconnection backs off to at most 1 s (librdkafka's default grows to 10 s): a broker that
+        // comes back is used again within a second, not up to ten.
+        var defaults = ["socket.nagle.disable": "true", "reconnect.backoff.max.ms": "1000"]
         switch role {
         case .producer:
             defaults["linger.ms"] = "0"  // one capture is one record: do not wait to batch

@@ -13,10 +13,12 @@ import Synchronization
 /// when it is done with a message, and the consumer commits, per partition, the offset after the
 /// longest acknowledged prefix, so a message is never committed before everything before it.
 ///
-/// After an outage of every broker the consumer rebuilds its librdkafka client (see
-/// ``rebuild()``): a broker without persistent storage comes back with its topics created again
-/// under new topic ids, which a client keeps fetching by the old ids and never recovers from. The
-/// ``messages`` sequence goes on across the rebuild.
+/// After an outage of every broker the consumer asks the brokers for its topics' identifiers, and
+/// rebuilds its librdkafka client (see ``rebuild()``) when they changed: a broker without
+/// persistent storage comes back with its topics created again under new topic ids, which a client
+/// keeps fetching by the old ids and never recovers from. When the topics are the ones it knew
+/// (connections merely dropped), it keeps its client: rebuilding would only make it unready for a
+/// moment. The ``messages`` sequence goes on across a rebuild.
 public final class KafkaConsumer: Sendable {
     /// Where a consumer that assigns its own partitions starts reading.
     public enum StartPosition: Sendable, Hashable {
@@ -36,6 +38,17 @@ public final class KafkaConsumer: Sendable {
         case allPartitions(of: [String], from: StartPosition)
         /// Read exactly these partitions without joining a group, positioned like `allPartitions`.
         case partitions([KafkaTopicPartition], from: StartPosition)
+
+        /// The topics read, each once.
+        var topics: [String] {
+            let all: [String]
+            switch self {
+            case .group(_, let topics), .allPartitions(let topics, _): all = topics
+            case .partitions(let partitions, _): all = partitions.map(\.topic)
+            }
+            var seen = Set<String>()
+            return all.filter { seen.insert($0).inserted }
+        }
     }
 
     /// One librdkafka client with its polling thread and connectivity probe.
@@ -51,6 +64,7 @@ public final class KafkaConsumer: Sendable {
     private let client: Mutex<Client?>
     private let isOpen = Atomic(true)
     private let supervisor: Mutex<Task<Void, Never>?> = Mutex(nil)
+    private let recoveries = Mutex(OutageRecoveries())
     private let logger: Logger
 
     /// Creates the consumer and starts polling.
@@ -114,22 +128,65 @@ public final class KafkaConsumer: Sendable {
         return Client(handle: handle, pollingThread: pollingThread, probe: ConnectivityProbe(handle: handle))
     }
 
-    /// Rebuilds the client whenever the brokers come back after all of them were unreachable.
+    /// Rebuilds the client when the brokers come back, after all of them were unreachable, with
+    /// topics other than the ones it was reading (or when that cannot be told).
     private func superviseOutages() {
         let changes = callbacks.connectivity.changes()
         let task = Task { [weak self] in
+            // The topics' identifiers as first seen through this client (nil while not known:
+            // then an outage leads to a rebuild, as nothing tells it was harmless).
+            var known: [String: String?]?
             var hadOutage = false
             for await reachable in changes {
                 guard let self else { return }
-                if !reachable, self.callbacks.connectivity.current != .unknown {
-                    hadOutage = true
-                } else if reachable, hadOutage {
+                guard reachable else {
+                    if self.callbacks.connectivity.current != .unknown { hadOutage = true }
+                    continue
+                }
+                if hadOutage {
                     hadOutage = false
+                    let now = await self.topicIdentities()
+                    if let known, let now, known == now {
+                        self.logger.notice("Kafka brokers reachable again with the same topics; keeping the consumer")
+                        self.recoveries.withLock { $0.keptClient += 1 }
+                        continue
+                    }
                     await self.rebuild()
+                    self.recoveries.withLock { $0.rebuiltClient += 1 }
+                    known = nil
+                }
+                if known == nil {
+                    known = await self.topicIdentities()
                 }
             }
         }
         supervisor.withLock { $0 = task }
+    }
+
+    /// How the consumer came back from outages of every broker.
+    public struct OutageRecoveries: Sendable, Hashable {
+        /// The brokers came back with the same topics and the client went on.
+        public var keptClient = 0
+        /// The topics had changed (or could not be checked) and the client was replaced.
+        public var rebuiltClient = 0
+
+        /// Outages recovered from, either way.
+        public var total: Int { keptClient + rebuiltClient }
+    }
+
+    /// How the consumer came back from outages so far.
+    public var outageRecoveries: OutageRecoveries { recoveries.withLock { $0 } }
+
+    /// The identifiers of the subscribed topics, or `nil` when one of them is unknown or the
+    /// brokers did not say.
+    private func topicIdentities() async -> [String: String?]? {
+        guard let handle = client.withLock({ $0?.handle }) else { return nil }
+        let topics = core.subscription.topics
+        let identities = try? await runBlocking("demosync-kafka-consumer-topics") {
+            try handle.topicIdentities(of: topics, timeout: .seconds(5))
+        }
+        guard let identities, identities.count == Set(topics).count, !identities.values.contains(nil) else { return nil }
+        return identities
     }
 
     /// The messages, in order per partition. One task may iterate them; the sequence ends when
@@ -206,7 +263,12 @@ public final class KafkaConsumer: Sendable {
     /// The ``messages`` sequence ends; acknowledgements after this are ignored.
     public func close() async {
         guard isOpen.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing).exchanged else { return }
-        supervisor.withLock { $0?.cancel() }
+        // The supervisor may be asking the brokers something through the client: let it finish
+        // before the client goes.
+        if let supervising = supervisor.withLock({ $0 }) {
+            supervising.cancel()
+            await supervising.value
+        }
         core.buffer.finish()
         guard let current = client.withLock({ state in
             defer { state = nil }

@@ -129,6 +129,11 @@ public final class KafkaPaymentGateway: PaymentGateway {
                     logger.warning(
                         "request delivery uncertain; still waiting for a reply",
                         metadata: ["correlation_id": "\(correlationID)", "kafka.error": "\(error)"])
+                } catch {
+                    // Refused as not sent (the client hears 503), or, if its wait has ended, the
+                    // only trace of why the capture timed out.
+                    logger.warning("request not delivered", metadata: ["correlation_id": "\(correlationID)", "kafka.error": "\(error)"])
+                    throw error
                 }
             }
         } catch let error as KafkaError {

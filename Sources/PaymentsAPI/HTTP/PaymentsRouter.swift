@@ -32,11 +32,6 @@ public enum PaymentsRouter {
 
         (operations ?? OperationsRoutes(readiness: { gateway.readiness }, metrics: MetricsExport())).add(to: router)
 
-        router.refuseOtherMethods(on: "api/v1/payments/capture", allowing: [.post])
-        router.refuseOtherMethods(on: "api/v1/payments/:correlation_id", allowing: [.get])
-        for path in ["health/live", "health/ready", "metrics"] {
-            router.refuseOtherMethods(on: RouterPath(path), allowing: [.get])
-        }
         return router
     }
 }
