@@ -239,7 +239,7 @@ class Stack:
         process = self.spawn(
             name,
             [str(self.demosync), "simulate", "--bootstrap-servers", bootstrap, "--delay", str(delay_ms),
-             "--health-host", "127.0.0.1", "--health-port", str(health), "--log-level", "warning"] + (extra or []),
+             "--health-host", "127.0.0.1", "--health-port", str(health), "--log-level", "notice"] + (extra or []),
             port=health,
         )
         self.wait_ready(process, f"http://127.0.0.1:{health}/health/ready", 60)
@@ -251,7 +251,7 @@ class Stack:
         process = self.spawn(
             name,
             [str(self.demosync), "serve", "--host", "127.0.0.1", "--port", str(port), "--bootstrap-servers", bootstrap,
-             "--log-level", "warning"] + (extra or []),
+             "--log-level", "notice"] + (extra or []),
             port=port,
         )
         if wait:

@@ -25,6 +25,7 @@ struct OutageRecoveryTests {
         try await producer.admin.createTopicsIfMissing([KafkaTopicSpecification(name: topic, partitions: 1)])
         let consumer = try KafkaConsumer(configuration: configuration, subscription: .allPartitions(of: [topic], from: .end), logger: logger)
         await consumer.waitUntilPositioned()
+        try await waitFor { consumer.knowsTopicIdentities }
         return Setup(broker: broker, relay: relay, producer: producer, consumer: consumer)
     }
 
@@ -53,6 +54,39 @@ struct OutageRecoveryTests {
         let next = try #require(await messages.next())
         #expect(next.value == Array("after".utf8))
         #expect(next.offset == 1, "nothing skipped, nothing read twice")
+        await stop(setup)
+    }
+
+    @Test("a group member that started before its topic existed keeps its client after dropped connections")
+    func groupMemberStartedEarlyKeepsClient() async throws {
+        let relayPort = try FreePort.find()
+        let broker = try await LocalBroker.start(advertisedPort: relayPort)
+        let relay = try await TCPRelay.start(listeningOn: relayPort, forwardingTo: broker.port)
+        let configuration = KafkaConfiguration(bootstrapServers: "127.0.0.1:\(relayPort)", clientID: "demosync-tests", profile: .local)
+        let consumer = try KafkaConsumer(
+            configuration: configuration, subscription: .group(id: "early", topics: ["outage-early"]),
+            componentSettings: ["auto.offset.reset": "earliest"], logger: logger)
+        try await Task.sleep(for: .seconds(1))  // reachable, and its topic still missing
+        let producer = try KafkaProducer(configuration: configuration, logger: logger)
+        let setup = Setup(broker: broker, relay: relay, producer: producer, consumer: consumer)
+        try await producer.admin.createTopicsIfMissing([KafkaTopicSpecification(name: "outage-early", partitions: 1)])
+        await consumer.waitUntilPositioned()
+        var messages = consumer.messages.makeAsyncIterator()
+        _ = try await producer.send(KafkaRecord(topic: "outage-early", key: "k", value: Array("before".utf8)))
+        let first = try #require(await messages.next())
+        #expect(first.value == Array("before".utf8))
+        consumer.acknowledge(first)
+        try await waitFor { consumer.knowsTopicIdentities }
+        #expect(consumer.knowsTopicIdentities, "learnt once positioned, although the topic was missing at start")
+
+        try await relay.cutConnections(refusingFor: .seconds(2))
+        try await waitFor { consumer.outageRecoveries.total > 0 }
+        #expect(consumer.outageRecoveries.keptClient == 1)
+        #expect(consumer.outageRecoveries.rebuiltClient == 0)
+
+        try await waitFor { producer.connectivity.isReachable }
+        _ = try await producer.send(KafkaRecord(topic: "outage-early", key: "k", value: Array("after".utf8)))
+        #expect(try #require(await messages.next()).value == Array("after".utf8))
         await stop(setup)
     }
 

@@ -42,41 +42,29 @@ extension KafkaHandle {
             newTopics.append(newTopic)
         }
 
-        let queue = rd_kafka_queue_new(pointer)
-        defer { rd_kafka_queue_destroy(queue) }
-        let options = rd_kafka_AdminOptions_new(pointer, RD_KAFKA_ADMIN_OP_CREATETOPICS)
-        defer { rd_kafka_AdminOptions_destroy(options) }
-        _ = rd_kafka_AdminOptions_set_request_timeout(options, timeout.milliseconds, &errorText, errorText.count)
-        _ = rd_kafka_AdminOptions_set_operation_timeout(options, timeout.milliseconds, &errorText, errorText.count)
-
-        newTopics.withUnsafeMutableBufferPointer { buffer in
-            rd_kafka_CreateTopics(pointer, buffer.baseAddress, buffer.count, options, queue)
-        }
-        guard let event = rd_kafka_queue_poll(queue, timeout.milliseconds + 1000) else {
-            throw KafkaError.client("creating topics timed out", code: RD_KAFKA_RESP_ERR__TIMED_OUT)
-        }
-        defer { rd_kafka_event_destroy(event) }
-        let eventCode = rd_kafka_event_error(event)
-        guard eventCode == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw KafkaError(eventCode, message: rd_kafka_event_error_string(event).map { String(cString: $0) })
-        }
-        var resultCount = 0
-        let results = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &resultCount)
-        var created: [String] = []
-        for index in 0..<resultCount {
-            guard let result = results?[index] else { continue }
-            let name = String(cString: rd_kafka_topic_result_name(result))
-            let code = rd_kafka_topic_result_error(result)
-            switch code {
-            case RD_KAFKA_RESP_ERR_NO_ERROR:
-                created.append(name)
-            case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS:
-                continue
-            default:
-                let message = rd_kafka_topic_result_error_string(result).map { String(cString: $0) }
-                throw KafkaError(code, message: "cannot create topic \(name): \(message ?? String(cString: rd_kafka_err2str(code)))")
+        return try adminRequest(RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout: timeout, what: "creating topics") { options, queue in
+            newTopics.withUnsafeMutableBufferPointer { buffer in
+                rd_kafka_CreateTopics(pointer, buffer.baseAddress, buffer.count, options, queue)
             }
+        } read: { event in
+            var resultCount = 0
+            let results = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &resultCount)
+            var created: [String] = []
+            for index in 0..<resultCount {
+                guard let result = results?[index] else { continue }
+                let name = String(cString: rd_kafka_topic_result_name(result))
+                let code = rd_kafka_topic_result_error(result)
+                switch code {
+                case RD_KAFKA_RESP_ERR_NO_ERROR:
+                    created.append(name)
+                case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS:
+                    continue
+                default:
+                    let message = rd_kafka_topic_result_error_string(result).map { String(cString: $0) }
+                    throw KafkaError(code, message: "cannot create topic \(name): \(message ?? String(cString: rd_kafka_err2str(code)))")
+                }
+            }
+            return created
         }
-        return created
     }
 }

@@ -13,40 +13,28 @@ extension KafkaHandle {
         }
         defer { rd_kafka_TopicCollection_destroy(collection) }
 
-        var errorText = [CChar](repeating: 0, count: 512)
-        let queue = rd_kafka_queue_new(pointer)
-        defer { rd_kafka_queue_destroy(queue) }
-        let options = rd_kafka_AdminOptions_new(pointer, RD_KAFKA_ADMIN_OP_DESCRIBETOPICS)
-        defer { rd_kafka_AdminOptions_destroy(options) }
-        _ = rd_kafka_AdminOptions_set_request_timeout(options, timeout.milliseconds, &errorText, errorText.count)
-
-        rd_kafka_DescribeTopics(pointer, collection, options, queue)
-        guard let event = rd_kafka_queue_poll(queue, timeout.milliseconds + 1000) else {
-            throw KafkaError.client("describing topics timed out", code: RD_KAFKA_RESP_ERR__TIMED_OUT)
-        }
-        defer { rd_kafka_event_destroy(event) }
-        let eventCode = rd_kafka_event_error(event)
-        guard eventCode == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw KafkaError(eventCode, message: rd_kafka_event_error_string(event).map { String(cString: $0) })
-        }
-        var count = 0
-        let descriptions = rd_kafka_DescribeTopics_result_topics(rd_kafka_event_DescribeTopics_result(event), &count)
-        var identities: [String: String?] = [:]
-        for index in 0..<count {
-            guard let description = descriptions?[index] else { continue }
-            let name = String(cString: rd_kafka_TopicDescription_name(description))
-            let error = rd_kafka_TopicDescription_error(description)
-            let code = rd_kafka_error_code(error)
-            switch code {
-            case RD_KAFKA_RESP_ERR_NO_ERROR:
-                identities[name] = rd_kafka_TopicDescription_topic_id(description).flatMap { rd_kafka_Uuid_base64str($0) }.map { String(cString: $0) }
-            case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
-                identities[name] = .some(nil)
-            default:
-                throw KafkaError(code, message: rd_kafka_error_string(error).map { String(cString: $0) })
+        return try adminRequest(RD_KAFKA_ADMIN_OP_DESCRIBETOPICS, timeout: timeout, what: "describing topics") { options, queue in
+            rd_kafka_DescribeTopics(pointer, collection, options, queue)
+        } read: { event in
+            var count = 0
+            let descriptions = rd_kafka_DescribeTopics_result_topics(rd_kafka_event_DescribeTopics_result(event), &count)
+            var identities: [String: String?] = [:]
+            for index in 0..<count {
+                guard let description = descriptions?[index] else { continue }
+                let name = String(cString: rd_kafka_TopicDescription_name(description))
+                let error = rd_kafka_TopicDescription_error(description)
+                let code = rd_kafka_error_code(error)
+                switch code {
+                case RD_KAFKA_RESP_ERR_NO_ERROR:
+                    identities[name] = rd_kafka_TopicDescription_topic_id(description).flatMap { rd_kafka_Uuid_base64str($0) }.map { String(cString: $0) }
+                case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+                    identities[name] = .some(nil)
+                default:
+                    throw KafkaError(code, message: rd_kafka_error_string(error).map { String(cString: $0) })
+                }
             }
+            return identities
         }
-        return identities
     }
 }
 

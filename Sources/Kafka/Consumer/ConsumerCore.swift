@@ -108,17 +108,22 @@ final class ConsumerCore: RebalanceHandler {
     /// `true` when the message must be dropped because the partition was sent back to re-read
     /// the missing offsets first.
     private func rereadGap(before offset: Int64, in partition: KafkaTopicPartition, _ handle: KafkaHandle) -> Bool {
-        let rereadFrom: Int64? = pollState.withLock { state in
-            if let expected = state.expectedOffsets[partition], offset > expected,
-                state.gapRereads[partition, default: 0] < Self.maximumGapRereads
-            {
+        let (rereadFrom, skipped): (Int64?, Range<Int64>?) = pollState.withLock { state in
+            let expected = state.expectedOffsets[partition]
+            if let expected, offset > expected, state.gapRereads[partition, default: 0] < Self.maximumGapRereads {
                 state.gapRereads[partition, default: 0] += 1
-                return expected  // still expecting it
+                return (expected, nil)  // still expecting it
             }
             // In order, or a gap that persisted through the re-reads: accept and move on.
             state.gapRereads[partition] = nil
             state.expectedOffsets[partition] = offset + 1
-            return nil
+            if let expected, offset > expected { return (nil, expected..<offset) }
+            return (nil, nil)
+        }
+        if let skipped {
+            // Rare and worth knowing: those offsets are never delivered.
+            logger.notice(
+                "offset gap persisted; moving on", metadata: ["kafka.partition": "\(partition)", "kafka.skipped": "\(skipped)"])
         }
         guard let rereadFrom else { return false }
         logger.debug("offset gap; re-reading", metadata: ["kafka.partition": "\(partition)", "kafka.expected": "\(rereadFrom)", "kafka.got": "\(offset)"])
@@ -302,7 +307,7 @@ final class ConsumerCore: RebalanceHandler {
                 rd_kafka_assign(client, partitions)
             }
             pollState.withLock { $0.paused = false }
-            logger.info("partitions assigned", metadata: ["kafka.partitions": "\(changed.map(\.description).joined(separator: ","))"])
+            logger.notice("partitions assigned", metadata: ["kafka.partitions": "\(changed.map(\.description).joined(separator: ","))"])
             let assignment = cooperative ? self.assignment + changed : changed
             markPositioned(assignment: assignment)
 
@@ -322,7 +327,7 @@ final class ConsumerCore: RebalanceHandler {
                 rd_kafka_assign(client, nil)
             }
             position.withLock { $0.assignment.removeAll { revoked.contains($0) } }
-            logger.info("partitions revoked", metadata: ["kafka.partitions": "\(changed.map(\.description).joined(separator: ","))"])
+            logger.notice("partitions revoked", metadata: ["kafka.partitions": "\(changed.map(\.description).joined(separator: ","))"])
 
         default:
             logger.error("rebalance failed", metadata: ["kafka.error": "\(KafkaError(code))"])

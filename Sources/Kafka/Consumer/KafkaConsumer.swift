@@ -65,6 +65,7 @@ public final class KafkaConsumer: Sendable {
     private let isOpen = Atomic(true)
     private let supervisor: Mutex<Task<Void, Never>?> = Mutex(nil)
     private let recoveries = Mutex(OutageRecoveries())
+    private let knownTopics = Mutex<[String: String?]?>(nil)
     private let logger: Logger
 
     /// Creates the consumer and starts polling.
@@ -131,22 +132,25 @@ public final class KafkaConsumer: Sendable {
     /// Rebuilds the client when the brokers come back, after all of them were unreachable, with
     /// topics other than the ones it was reading (or when that cannot be told).
     private func superviseOutages() {
+        // Set by every loss of the brokers, read by the loop when they are back: the stream below
+        // keeps only the newest value, so it alone could hide a short outage.
+        let outage = Atomic(false)
+        callbacks.connectivity.onChange { reachable in
+            if !reachable { outage.store(true, ordering: .relaxed) }
+        }
         let changes = callbacks.connectivity.changes()
         let task = Task { [weak self] in
-            // The topics' identifiers as first seen through this client (nil while not known:
-            // then an outage leads to a rebuild, as nothing tells it was harmless).
-            var known: [String: String?]?
-            var hadOutage = false
-            for await reachable in changes {
+            // The topics' identifiers as seen once this client was positioned on them; nil while
+            // not known, and then an outage leads to a rebuild, as nothing tells it was harmless.
+            var known: [String: String?]? {
+                get { self?.knownTopics.withLock { $0 } ?? nil }
+                set { self?.knownTopics.withLock { $0 = newValue } }
+            }
+            for await reachable in changes where reachable {
                 guard let self else { return }
-                guard reachable else {
-                    if self.callbacks.connectivity.current != .unknown { hadOutage = true }
-                    continue
-                }
-                if hadOutage {
-                    hadOutage = false
+                if outage.exchange(false, ordering: .relaxed) {
                     let now = await self.topicIdentities()
-                    if let known, let now, known == now {
+                    if let before = known, let now, before == now {
                         self.logger.notice("Kafka brokers reachable again with the same topics; keeping the consumer")
                         self.recoveries.withLock { $0.keptClient += 1 }
                         continue
@@ -156,11 +160,27 @@ public final class KafkaConsumer: Sendable {
                     known = nil
                 }
                 if known == nil {
-                    known = await self.topicIdentities()
+                    known = await self.identitiesOncePositioned(unlessLost: outage)
                 }
             }
         }
         supervisor.withLock { $0 = task }
+    }
+
+    /// Waits until the client is positioned (its topics exist then), and returns the topics'
+    /// identifiers, retrying a few times; `nil` if the brokers are lost meanwhile, or on
+    /// cancellation.
+    private func identitiesOncePositioned(unlessLost outage: borrowing Atomic<Bool>) async -> [String: String?]? {
+        while !core.isPositioned {
+            guard !Task.isCancelled, !outage.load(ordering: .relaxed) else { return nil }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        for _ in 0..<5 {
+            guard !Task.isCancelled, !outage.load(ordering: .relaxed) else { return nil }
+            if let identities = await topicIdentities() { return identities }
+            try? await Task.sleep(for: .seconds(1))
+        }
+        return nil
     }
 
     /// How the consumer came back from outages of every broker.
@@ -173,6 +193,10 @@ public final class KafkaConsumer: Sendable {
         /// Outages recovered from, either way.
         public var total: Int { keptClient + rebuiltClient }
     }
+
+    /// True once the consumer knows its topics' identifiers, so that after an outage it can tell
+    /// a broker that kept them from one that came back empty.
+    public var knowsTopicIdentities: Bool { knownTopics.withLock { $0 != nil } }
 
     /// How the consumer came back from outages so far.
     public var outageRecoveries: OutageRecoveries { recoveries.withLock { $0 } }
