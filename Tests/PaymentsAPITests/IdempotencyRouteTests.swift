@@ -181,6 +181,11 @@ struct IdempotencyRouteTests {
                 #expect(response.status == .methodNotAllowed)
                 #expect(response.headers[.allow] == "GET")
             }
+            // A method the router has never heard of, on a path with a parameter.
+            try await client.execute(uri: "/api/v1/payments/some-id", method: HTTPRequest.Method("QUERY")!) { response in
+                #expect(response.status == .methodNotAllowed)
+                #expect(response.headers[.allow] == "GET")
+            }
             try await client.execute(uri: "/nowhere", method: .get) { response in
                 #expect(response.status == .notFound)
                 #expect(String(buffer: response.body).contains(#""error_code":"not_found""#))
