@@ -166,7 +166,7 @@ struct IdempotencyRouteTests {
         }
     }
 
-    @Test("wrong methods get 405 with Allow, unknown paths a JSON 404")
+    @Test("wrong methods get 405 with Allow, HEAD works where GET does, unknown paths a JSON 404")
     func methodsAndPaths() async throws {
         try await withClient(FakeGateway(.approve(code: "1"))) { client in
             try await client.execute(uri: "/api/v1/payments/capture", method: .get) { response in
@@ -179,12 +179,23 @@ struct IdempotencyRouteTests {
             }
             try await client.execute(uri: "/health/ready", method: .trace) { response in
                 #expect(response.status == .methodNotAllowed)
-                #expect(response.headers[.allow] == "GET")
+                #expect(response.headers[.allow] == "GET, HEAD")
             }
             // A method the router has never heard of, on a path with a parameter.
             try await client.execute(uri: "/api/v1/payments/some-id", method: HTTPRequest.Method("QUERY")!) { response in
                 #expect(response.status == .methodNotAllowed)
-                #expect(response.headers[.allow] == "GET")
+                #expect(response.headers[.allow] == "GET, HEAD")
+            }
+            // HEAD wherever GET is taken: GET's status and headers, no body.
+            try await client.execute(uri: "/health/live", method: .head) { response in
+                #expect(response.status == .ok)
+                #expect(response.body.readableBytes == 0)
+                #expect(response.headers[.contentLength] == "17")
+            }
+            // An error's body is dropped on the wire by NIO's encoder for HEAD (checked by hand
+            // with keep-alive); at the router level only the status can be asserted.
+            try await client.execute(uri: "/api/v1/payments/unknown-id", method: .head) { response in
+                #expect(response.status == .notFound)
             }
             try await client.execute(uri: "/nowhere", method: .get) { response in
                 #expect(response.status == .notFound)

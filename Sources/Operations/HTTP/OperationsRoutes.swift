@@ -2,7 +2,8 @@ import Hummingbird
 import JSONWriting
 
 /// The routes every DemoSync process exposes to operators: `GET /health/live` (the process
-/// answers), `GET /health/ready` (it can do its work) and `GET /metrics` (Prometheus text).
+/// answers), `GET /health/ready` (it can do its work) and `GET /metrics` (Prometheus text), each
+/// with HEAD too.
 public struct OperationsRoutes: Sendable {
     let readiness: @Sendable () -> Readiness
     let metrics: MetricsExport
@@ -18,10 +19,10 @@ public struct OperationsRoutes: Sendable {
     }
 
     public func add<Context: RequestContext>(to router: Router<Context>) {
-        router.get("health/live") { _, _ in
+        router.getAndHead("health/live") { _, _ in
             OperationsRoutes.json(.ok, Status(status: "live", reason: nil))
         }
-        router.get("health/ready") { _, _ in
+        router.getAndHead("health/ready") { _, _ in
             switch readiness() {
             case .ready:
                 OperationsRoutes.json(.ok, Status(status: "ready", reason: nil))
@@ -29,7 +30,7 @@ public struct OperationsRoutes: Sendable {
                 OperationsRoutes.json(.serviceUnavailable, Status(status: "not_ready", reason: reason))
             }
         }
-        router.get("metrics") { _, _ in
+        router.getAndHead("metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: metrics.render())))

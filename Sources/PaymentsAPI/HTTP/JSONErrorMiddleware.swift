@@ -41,10 +41,10 @@ struct KnownPaths: Sendable {
 
     static let api = KnownPaths(entries: [
         Entry(segments: ["api", "v1", "payments", "capture"], allowed: "POST"),
-        Entry(segments: ["api", "v1", "payments", nil], allowed: "GET"),
-        Entry(segments: ["health", "live"], allowed: "GET"),
-        Entry(segments: ["health", "ready"], allowed: "GET"),
-        Entry(segments: ["metrics"], allowed: "GET"),
+        Entry(segments: ["api", "v1", "payments", nil], allowed: "GET, HEAD"),
+        Entry(segments: ["health", "live"], allowed: "GET, HEAD"),
+        Entry(segments: ["health", "ready"], allowed: "GET, HEAD"),
+        Entry(segments: ["metrics"], allowed: "GET, HEAD"),
     ])
 
     /// The methods `path` takes, or `nil` when it is not one of ours.

@@ -1,4 +1,5 @@
 import Hummingbird
+import Operations
 import Payments
 
 /// `GET /api/v1/payments/{correlation_id}`: the outcome of a capture, for clients that got a 504
@@ -17,7 +18,7 @@ struct PaymentStatusController: Sendable {
     }
 
     func addRoutes(to group: RouterGroup<DemoSyncRequestContext>) {
-        group.get(":correlation_id", use: status)
+        group.getAndHead(":correlation_id", use: status)
     }
 
     /// 200 with the processor's answer (approved, declined, or expired: never processed); 202
