@@ -130,6 +130,9 @@ actor CaptureLedger {
     /// Entries held (in flight, completed or unresolved).
     var count: Int { entries.count }
 
+    /// Abandonment markers held for waiters that had not started waiting.
+    var abandonedEarlyCount: Int { abandonedEarly.count }
+
     // MARK: Internals
 
     private func wait(_ waiter: Waiter, on key: String) async -> Outcome {
