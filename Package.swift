@@ -2,10 +2,12 @@
 import PackageDescription
 
 // Layers, each depending only on the ones below it:
-//   CRdKafka (C shim) → Kafka (our librdkafka wrapper) → Payments (domain); JSONWriting is a leaf
-//   utility (no dependencies) under Payments and Operations
+//   CRdKafka (C shim) → Kafka (our librdkafka wrapper, knows nothing of payments)
+//   Payments (the domain: models, validation, captures and correlation; links no Kafka)
+//   → PaymentsWire (the mapping between the domain and Kafka records: Payments + Kafka)
 //   → Operations (health, metrics, logs, traces) → PaymentsAPI, ProcessorSimulator, PaymentsClient
-//   → DemoSyncCLI → demosync (executable)
+//   → DemoSyncCLI (argument parsing and wiring) → demosync (executable)
+//   JSONText is a leaf utility (hand-written JSON both ways, no dependencies).
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
@@ -37,7 +39,7 @@ let package = Package(
             providers: [.apt(["librdkafka-dev"])]
         ),
         .target(
-            name: "JSONWriting",
+            name: "JSONText",
             swiftSettings: swiftSettings
         ),
         .target(
@@ -52,11 +54,19 @@ let package = Package(
         .target(
             name: "Payments",
             dependencies: [
-                "Kafka",
-                "JSONWriting",
-                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
-                .product(name: "Logging", package: "swift-log"),
+                "JSONText",
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PaymentsWire",
+            dependencies: [
+                "Payments",
+                "Kafka",
+                "JSONText",
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -64,7 +74,7 @@ let package = Package(
             name: "Operations",
             dependencies: [
                 "Kafka",
-                "JSONWriting",
+                "JSONText",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -80,6 +90,7 @@ let package = Package(
             dependencies: [
                 "Kafka",
                 "Payments",
+                "PaymentsWire",
                 "Operations",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -95,6 +106,8 @@ let package = Package(
             dependencies: [
                 "Kafka",
                 "Payments",
+                "PaymentsWire",
+                "JSONText",
                 "Operations",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -119,6 +132,7 @@ let package = Package(
             dependencies: [
                 "Kafka",
                 "Payments",
+                "PaymentsWire",
                 "PaymentsAPI",
                 "ProcessorSimulator",
                 "PaymentsClient",
@@ -154,6 +168,7 @@ let package = Package(
             name: "TestSupport",
             dependencies: [
                 "Kafka",
+                "Payments",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -168,30 +183,30 @@ let package = Package(
         ),
         .testTarget(
             name: "PaymentsTests",
-            dependencies: ["Payments", "Kafka", "JSONWriting", "TestSupport"],
+            dependencies: ["Payments", "PaymentsWire", "Kafka", "JSONText", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "PaymentsAPITests",
             dependencies: [
-                "PaymentsAPI", "Payments", "Kafka", "Operations", "TestSupport",
+                "PaymentsAPI", "Payments", "PaymentsWire", "Kafka", "Operations", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ProcessorSimulatorTests",
-            dependencies: ["ProcessorSimulator", "Payments", "Kafka", "TestSupport"],
+            dependencies: ["ProcessorSimulator", "Payments", "PaymentsWire", "Kafka", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "DemoSyncCLITests",
-            dependencies: ["DemoSyncCLI", "PaymentsClient", "Payments"],
+            dependencies: ["DemoSyncCLI", "PaymentsClient", "Payments", "PaymentsWire"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["Kafka", "Payments", "PaymentsClient", "TestSupport"],
+            dependencies: ["Kafka", "Payments", "PaymentsWire", "PaymentsClient", "TestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -238,7 +238,7 @@ class Stack:
         health = free_port()
         process = self.spawn(
             name,
-            [str(self.demosync), "simulate", "--bootstrap-servers", bootstrap, "--delay", str(delay_ms),
+            [str(self.demosync), "simulate", "--bootstrap-servers", bootstrap, "--kafka-profile", "local", "--delay", str(delay_ms),
              "--health-host", "127.0.0.1", "--health-port", str(health), "--log-level", "notice"] + (extra or []),
             port=health,
         )
@@ -251,7 +251,7 @@ class Stack:
         process = self.spawn(
             name,
             [str(self.demosync), "serve", "--host", "127.0.0.1", "--port", str(port), "--bootstrap-servers", bootstrap,
-             "--log-level", "notice"] + (extra or []),
+             "--kafka-profile", "local", "--log-level", "notice"] + (extra or []),
             port=port,
         )
         if wait:

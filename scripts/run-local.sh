@@ -14,6 +14,9 @@ HTTP_PORT="${DEMOSYNC_HTTP_PORT:-8080}"
 BROKER_URL="tcp://127.0.0.1:$BROKER_PORT"
 export KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$BROKER_PORT"
 export DEMOSYNC_HTTP_PORT="$HTTP_PORT"
+# The local broker needs the local profile (its fetch waits and group timeouts); the commands
+# default to the standard one, for Apache Kafka.
+export DEMOSYNC_KAFKA_PROFILE="${DEMOSYNC_KAFKA_PROFILE:-local}"
 
 pids=()
 prefixed() { # prefixed NAME COMMAND...: runs COMMAND with its output prefixed by [NAME]

@@ -1,5 +1,6 @@
 import Kafka
 import Payments
+import PaymentsWire
 
 /// How the processor simulator behaves.
 public struct SimulatorConfiguration: Sendable, Hashable {

@@ -1,71 +1,74 @@
-import Foundation
 import Kafka
 import Logging
 import Payments
 
-/// The durable, shared half of the ``VerdictLedger``: a compacted topic keyed by transaction id.
+/// The durable, shared memory of verdicts: a compacted topic keyed by transaction id.
 ///
-/// Every simulator reads the whole topic from the beginning at start-up (and keeps reading it),
-/// and does not take requests until it has caught up with what was there, so a restarted or
-/// added simulator knows every earlier verdict.
+/// Every simulator reads the whole topic from the beginning at start-up and does not take
+/// requests until it has read everything written there before it started; then it keeps
+/// reading, to learn the verdicts other simulators give. "Everything written before" is judged
+/// by a ``KafkaReadBarrier``, not by the broker's high watermark.
+///
+/// The journal is not on the latency path (a verdict is journaled by the producer, which waits
+/// for the acknowledgement, not for a reader), so its consumer waits up to 500 ms per fetch
+/// rather than the local profile's few milliseconds: idle, it costs the broker two fetches a
+/// second.
 final class VerdictJournal: Sendable {
     private let topic: String
     private let producer: KafkaProducer
     private let consumer: KafkaConsumer
-    private let ledger: VerdictLedger
     private let logger: Logger
 
-    init(topic: String, kafka: KafkaConfiguration, producer: KafkaProducer, ledger: VerdictLedger, logger: Logger) throws {
+    init(topic: String, kafka: KafkaConfiguration, producer: KafkaProducer, logger: Logger) throws {
         self.topic = topic
         self.producer = producer
-        self.ledger = ledger
         self.logger = logger
         consumer = try KafkaConsumer(
-            configuration: kafka, subscription: .allPartitions(of: [topic], from: .beginning), bufferCapacity: 10_000, logger: logger)
+            configuration: kafka, subscription: .allPartitions(of: [topic], from: .beginning),
+            componentSettings: ["fetch.wait.max.ms": "500"], bufferCapacity: 10_000, logger: logger)
     }
 
-    /// Persists a verdict; returns once the broker acknowledged it.
-    func record(_ verdict: Verdict, for transactionID: String) async throws {
-        try await producer.send(KafkaRecord(topic: topic, key: transactionID, value: try WireJSON.encode(verdict)))
+    /// Journals a verdict; `onDelivery` runs once the broker acknowledged it (or refused it), on
+    /// the producer's polling thread.
+    func record(_ verdict: Verdict, for transactionID: String, onDelivery: @escaping DeliveryCallback) throws(KafkaError) {
+        try producer.produce(KafkaRecord(topic: topic, key: transactionID, value: verdict.jsonBytes), onDelivery: onDelivery)
     }
 
-    /// Reads the journal into the ledger until the consumer is closed. `caughtUp` is called once
-    /// everything that was in the topic when reading started has been read.
-    func follow(caughtUp: @escaping @Sendable () -> Void) async {
+    /// Reads the journal until the consumer is closed, passing each verdict to `learn`.
+    /// `caughtUp` is called once everything written before this call has been read.
+    func follow(learn: @Sendable (Verdict, String) -> Void, caughtUp: @Sendable () -> Void) async {
         await consumer.waitUntilPositioned()
-        var remaining = await initialEnds()
+        guard var remaining = await barrier() else { return }
         if remaining.isEmpty { caughtUp() }
-        for await message in consumer.messages {
-            if let transactionID = message.keyString, let verdict = try? JSONDecoder().decode(Verdict.self, from: Data(message.value)) {
-                ledger.learn(verdict, for: transactionID)
-            } else {
-                logger.warning("unreadable verdict journal entry skipped", metadata: ["kafka.offset": "\(message.offset)"])
-            }
-            let partition = KafkaTopicPartition(topic: message.topic, partition: message.partition)
-            if let end = remaining[partition], message.offset + 1 >= end {
-                remaining[partition] = nil
-                if remaining.isEmpty { caughtUp() }
-            }
-        }
-    }
-
-    /// The end offset of every non-empty partition when reading starts.
-    private func initialEnds() async -> [KafkaTopicPartition: Int64] {
-        var ends: [KafkaTopicPartition: Int64] = [:]
-        for partition in consumer.assignment {
-            while true {
-                do {
-                    let marks = try await consumer.admin.watermarks(of: partition)
-                    if marks.high > marks.low { ends[partition] = marks.high }
-                    break
-                } catch {
-                    logger.warning("cannot read the verdict journal's offsets yet; retrying", metadata: ["kafka.error": "\(error)"])
-                    try? await Task.sleep(for: .seconds(1))
-                    if Task.isCancelled { return [:] }
+        for await batch in consumer.batches() {
+            for message in batch {
+                let partition = KafkaTopicPartition(topic: message.topic, partition: message.partition)
+                if !remaining.isEmpty, let marker = remaining[partition], message.offset >= marker {
+                    remaining[partition] = nil
+                    if remaining.isEmpty { caughtUp() }
+                }
+                guard !KafkaReadBarrier.isMarker(message) else { continue }
+                if let transactionID = message.keyString, let verdict = Verdict(json: message.value) {
+                    learn(verdict, transactionID)
+                } else {
+                    logger.warning("unreadable verdict journal entry skipped", metadata: ["kafka.offset": "\(message.offset)"])
                 }
             }
         }
-        return ends
+    }
+
+    /// Marks the end of every partition, retrying until the broker takes the markers; `nil` when
+    /// cancelled first.
+    private func barrier() async -> [KafkaTopicPartition: Int64]? {
+        while !Task.isCancelled {
+            do {
+                return try await KafkaReadBarrier.place(in: consumer.assignment, using: producer)
+            } catch {
+                logger.warning("cannot mark the end of the verdict journal yet; retrying", metadata: ["kafka.error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        return nil
     }
 
     func close() async {

@@ -1,6 +1,7 @@
 @testable import DemoSyncCLI
 import Kafka
 import Payments
+import PaymentsWire
 import Testing
 
 @Suite("Argument parsing")
@@ -81,10 +82,12 @@ struct ParsedOptionsTests {
         #expect(try KafkaOptions.configuration(from: both, clientID: "t").properties == ["a.b": "2", "c.d": "4", "e.f": "3"])
     }
 
-    @Test("the Kafka profile defaults to local and accepts standard")
+    @Test("the Kafka profile defaults to standard (idempotent producer on) and accepts local")
     func profile() throws {
-        #expect(try KafkaOptions.configuration(from: parse([], serve), clientID: "t").profile == .local)
-        #expect(try KafkaOptions.configuration(from: parse(["--kafka-profile", "standard"], serve), clientID: "t").profile == .standard)
+        let defaults = try KafkaOptions.configuration(from: parse([], serve), clientID: "t")
+        #expect(defaults.profile == .standard)
+        #expect(try KafkaOptions.configuration(from: parse(["--kafka-profile", "local"], serve), clientID: "t").profile == .local)
+        #expect(try KafkaOptions.configuration(from: parse(["--kafka-profile", "local"], simulate), clientID: "t").profile == .local)
         #expect(usageError { _ = try KafkaOptions.configuration(from: parse(["--kafka-profile", "fast"], serve), clientID: "t") } != nil)
     }
 

@@ -5,10 +5,30 @@ import TestSupport
 
 @Suite("The local profile on the local broker")
 struct LocalProfileDurabilityTests {
-    /// Tansu 0.6 acknowledges produce requests that carry several records while storing only some
-    /// of them; the local profile sends one record per request. Without it this test loses
-    /// hundreds of the 6,000 acknowledged records.
-    @Test("every record acknowledged by concurrent producers to one partition is stored")
+    /// Reads `topic` from offset 0 with a new consumer until `expected` distinct keys arrived or
+    /// `patience` passes: what the broker stored, whatever its watermarks say.
+    static func keysReadBack(_ topic: String, expected: Int, broker: LocalBroker, patience: Duration = .seconds(30)) async throws -> Set<String> {
+        let consumer = try KafkaConsumer(
+            configuration: broker.configuration(), subscription: .allPartitions(of: [topic], from: .beginning), logger: TestLogger.make("durability"))
+        let stopper = Task {
+            try await Task.sleep(for: patience)
+            consumer.stopDelivering()
+        }
+        var keys = Set<String>()
+        for await batch in consumer.batches() {
+            for message in batch { keys.insert(message.keyString ?? "") }
+            if keys.count >= expected { break }
+        }
+        stopper.cancel()
+        await consumer.close()
+        return keys
+    }
+
+    /// The local profile batches (several records per produce request, one request in flight per
+    /// connection). Tansu 0.6 stores every record of such requests; only its high watermark is
+    /// wrong for them (see `highWatermarkIsNotARecordCount`), so this counts what a fresh
+    /// reader reads back from offset 0.
+    @Test("every record acknowledged by concurrent batching producers to one partition is read back by a fresh reader")
     func acknowledgedMeansStored() async throws {
         let broker = try await LocalBroker.start()
         defer { Task { await broker.stop() } }
@@ -16,29 +36,48 @@ struct LocalProfileDurabilityTests {
         let producers = try (0..<3).map { _ in try KafkaProducer(configuration: broker.configuration(), logger: logger) }
         try await producers[0].admin.createTopicsIfMissing([KafkaTopicSpecification(name: "hot", partitions: 1)])
         let perProducer = 2_000
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        let offsets = try await withThrowingTaskGroup(of: Int64?.self) { group in
             for (index, producer) in producers.enumerated() {
                 for number in 0..<perProducer {
                     group.addTask {
-                        try await producer.send(KafkaRecord(topic: "hot", partition: 0, key: "\(index)-\(number)", value: [1]))
+                        try await producer.send(KafkaRecord(topic: "hot", partition: 0, key: "\(index)-\(number)", value: [1])).offset
                     }
                 }
             }
+            return try await group.reduce(into: Set<Int64>()) { if let offset = $1 { $0.insert(offset) } }
+        }
+        #expect(offsets.count == producers.count * perProducer, "every delivery report names an offset of its own")
+        let keys = try await Self.keysReadBack("hot", expected: producers.count * perProducer, broker: broker)
+        #expect(keys.count == producers.count * perProducer)
+        for producer in producers { await producer.close() }
+    }
+
+    /// Tansu 0.6 answers ListOffsets with the last batch's first offset + 1 (checked with
+    /// confluent-kafka too, see docs/reliability.md): after one batch of many records the high
+    /// watermark is 1. Nothing in DemoSync may take it for a record count; this test pins the
+    /// defect, so that the workarounds can go when a broker fixes it (the test then fails).
+    @Test("the local broker under-reports the high watermark of a multi-record batch; a read barrier still finds the end")
+    func highWatermarkIsNotARecordCount() async throws {
+        let broker = try await LocalBroker.start()
+        defer { Task { await broker.stop() } }
+        let logger = TestLogger.make("durability")
+        // A long linger puts all the records in one batch.
+        let producer = try KafkaProducer(configuration: broker.configuration(properties: ["linger.ms": "200"]), logger: logger)
+        try await producer.admin.createTopicsIfMissing([KafkaTopicSpecification(name: "one-batch", partitions: 1)])
+        let partition = KafkaTopicPartition(topic: "one-batch", partition: 0)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for number in 0..<500 {
+                group.addTask { try await producer.send(KafkaRecord(topic: "one-batch", partition: 0, key: "\(number)", value: [1])) }
+            }
             try await group.waitForAll()
         }
-        let marks = try await producers[0].admin.watermarks(of: KafkaTopicPartition(topic: "hot", partition: 0))
-        #expect(marks.high - marks.low == Int64(producers.count * perProducer))
-
-        let consumer = try KafkaConsumer(
-            configuration: broker.configuration(), subscription: .allPartitions(of: ["hot"], from: .beginning), logger: logger)
-        var keys = Set<String>()
-        var iterator = consumer.messages.makeAsyncIterator()
-        while keys.count < producers.count * perProducer, Int64(keys.count) < marks.high - marks.low, let message = await iterator.next() {
-            keys.insert(message.keyString ?? "")
-        }
-        #expect(keys.count == producers.count * perProducer)
-        await consumer.close()
-        for producer in producers { await producer.close() }
+        let marks = try await producer.admin.watermarks(of: partition)
+        #expect(marks.high < 500, "the broker's high watermark is not the record count (it was \(marks.high))")
+        let barrier = try await KafkaReadBarrier.place(in: [partition], using: producer)
+        #expect(barrier[partition] == 500, "the marker's offset comes after every record")
+        let keys = try await Self.keysReadBack("one-batch", expected: 501, broker: broker)
+        #expect(keys.count == 501, "the 500 records and the marker")
+        await producer.close()
     }
 
     /// Tansu 0.6 lets a fetch see a record of one producer before an earlier offset written at

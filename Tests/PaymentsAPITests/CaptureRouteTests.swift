@@ -9,7 +9,7 @@ import Synchronization
 import Testing
 import TestSupport
 
-@Suite("POST /api/v1/payments/capture (router, fake gateway)")
+@Suite("POST /api/v1/payments/capture (router, scripted transport)")
 struct CaptureRouteTests {
     static let readmeBody = #"""
         {"transaction_id": "tx_123456", "amount": 100.50, "currency": "BRL",
@@ -33,6 +33,10 @@ struct CaptureRouteTests {
     }
 
     private func json(_ response: TestResponse) throws -> [String: Any] {
+        try Self.json(response)
+    }
+
+    static func json(_ response: TestResponse) throws -> [String: Any] {
         try #require(JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
     }
 
@@ -66,20 +70,29 @@ struct CaptureRouteTests {
         }
     }
 
-    @Test("a timeout is a 504 naming the correlation id")
+    @Test("a timeout is a 504 naming the correlation id, with where to ask for the outcome")
     func timeout() async throws {
-        let id = CorrelationID.random()
-        try await post(Self.readmeBody, gateway: FakeGateway(.fail(.timedOut(id)))) { response in
-            #expect(response.status == .gatewayTimeout)
-            let body = try json(response)
+        let gateway = FakeGateway(.hang)
+        let application = Application(router: PaymentsRouter.build(gateway: gateway), logger: TestLogger.make("router-tests"))
+        try await application.test(.router) { client in
+            async let answer = client.execute(
+                uri: "/api/v1/payments/capture", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: Self.readmeBody)
+            ) { response in (response.status, try Self.json(response), response.headers) }
+            await gateway.waitForWaiters(1)
+            await gateway.expireWaits()
+            let (status, body, headers) = try await answer
+            let id = try #require(gateway.attempts.first)
+            #expect(status == .gatewayTimeout)
             #expect(body["error_code"] as? String == "processor_timeout")
             #expect(body["correlation_id"] as? String == id.rawValue)
+            #expect(body["status_url"] as? String == "/api/v1/payments/\(id.rawValue)")
+            #expect(headers[.location] == "/api/v1/payments/\(id.rawValue)")
         }
     }
 
     @Test("an unsendable capture is a 503 with Retry-After and no correlation id")
     func unavailable() async throws {
-        try await post(Self.readmeBody, gateway: FakeGateway(.fail(.unavailable(reason: "brokers down")))) { response in
+        try await post(Self.readmeBody, gateway: FakeGateway(.refuse(.unavailable(reason: "brokers down")))) { response in
             #expect(response.status == .serviceUnavailable)
             #expect(response.headers[.retryAfter] == "1")
             let body = try json(response)
@@ -90,10 +103,23 @@ struct CaptureRouteTests {
 
     @Test("too many pending captures is a 503 too_many_pending")
     func overloaded() async throws {
-        try await post(Self.readmeBody, gateway: FakeGateway(.fail(.overloaded(limit: 10)))) { response in
-            #expect(response.status == .serviceUnavailable)
-            let body = try json(response)
-            #expect(body["error_code"] as? String == "too_many_pending")
+        let gateway = FakeGateway(.hang, maxPending: 1)
+        let application = Application(router: PaymentsRouter.build(gateway: gateway), logger: TestLogger.make("router-tests"))
+        try await application.test(.router) { client in
+            async let first = client.execute(
+                uri: "/api/v1/payments/capture", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: Self.readmeBody)
+            ) { $0.status }
+            await gateway.waitForWaiters(1)
+            let other = #"{"transaction_id": "tx_other", "amount": 1, "currency": "BRL"}"#
+            try await client.execute(
+                uri: "/api/v1/payments/capture", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: other)
+            ) { response in
+                #expect(response.status == .serviceUnavailable)
+                let body = try Self.json(response)
+                #expect(body["error_code"] as? String == "too_many_pending")
+            }
+            await gateway.expireWaits()
+            #expect(try await first == .gatewayTimeout)
         }
     }
 
@@ -158,7 +184,7 @@ struct CaptureRouteTests {
     }
 }
 
-@Suite("Health endpoints (router, fake gateway)")
+@Suite("Health endpoints (router, scripted transport)")
 struct HealthRouteTests {
     @Test("live is always 200; ready follows the gateway's readiness with its reason")
     func readiness() async throws {

@@ -7,7 +7,7 @@ import Payments
 import Testing
 import TestSupport
 
-@Suite("Idempotency and outcome lookup (router, fake gateway)")
+@Suite("Idempotency and outcome lookup (router, scripted transport)")
 struct IdempotencyRouteTests {
     static let body = #"{"transaction_id": "tx_idem", "amount": 10.00, "currency": "BRL"}"#
 
@@ -33,9 +33,8 @@ struct IdempotencyRouteTests {
         try await withClient(gateway) { client in
             let results = try await withThrowingTaskGroup(of: (HTTPResponse.Status, [String: String], HTTPFields).self) { group in
                 for _ in 0..<10 { group.addTask { try await post(client) } }
-                for _ in 0..<1_000 where gateway.requests.isEmpty { try await Task.sleep(for: .milliseconds(2)) }
-                try await Task.sleep(for: .milliseconds(50))  // let the duplicates join
-                gateway.release()
+                await gateway.waitForWaiters(10)  // the first sent, nine joined
+                await gateway.release()
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             #expect(results.allSatisfy { $0.0 == .ok })
@@ -94,7 +93,7 @@ struct IdempotencyRouteTests {
 
     @Test("a capture that was certainly not sent (503) is forgotten: the retry is a new attempt")
     func retryAfterUnavailable() async throws {
-        let gateway = FakeGateway(.fail(.unavailable(reason: "down")))
+        let gateway = FakeGateway(.refuse(.unavailable(reason: "down")))
         try await withClient(gateway) { client in
             let first = try await post(client)
             let second = try await post(client)
@@ -103,24 +102,29 @@ struct IdempotencyRouteTests {
         #expect(gateway.requests.count == 2)
     }
 
-    @Test("after a timeout a retry replays a late verdict if one arrived, and sends again only if none did")
+    @Test("after a timeout a retry sends again while no verdict came; once the late verdict arrives, retries replay it")
     func retryAfterTimeout() async throws {
-        let firstID = CorrelationID.random()
-        let gateway = FakeGateway(.fail(.timedOut(firstID)))
+        let gateway = FakeGateway(.hang)
         try await withClient(gateway) { client in
-            let timedOut = try await post(client)
+            async let first = post(client)
+            await gateway.waitForWaiters(1)
+            await gateway.expireWaits()
+            let timedOut = try await first
+            let firstID = try #require(gateway.attempts.first)
             #expect(timedOut.0 == .gatewayTimeout)
             #expect(timedOut.1["status_url"] == "/api/v1/payments/\(firstID.rawValue)")
             #expect(timedOut.2[.location] == "/api/v1/payments/\(firstID.rawValue)")
 
             // Nothing arrived yet: the retry is sent again (the processor dedupes by transaction).
-            let retried = try await post(client)
-            #expect(retried.0 == .gatewayTimeout)
+            async let second = post(client)
+            await gateway.waitForWaiters(1)
             #expect(gateway.requests.count == 2)
+            // The first attempt's verdict arrives late: it ends the retry's wait too.
+            await gateway.registry.deliver([.response(.approved(correlationID: firstID, transactionID: "tx_idem", authorizationCode: "123123"))])
+            let retried = try await second
+            #expect(retried.0 == .ok)
+            #expect(retried.1["authorization_code"] == "123123")
 
-            // A late verdict arrived for the first attempt: the retry gets it, without sending.
-            gateway.setLookup(
-                .final(.approved(correlationID: firstID, transactionID: "tx_idem", authorizationCode: "123123")), for: firstID)
             let replayed = try await post(client)
             #expect(replayed.0 == .ok)
             #expect(replayed.1["authorization_code"] == "123123")
@@ -131,17 +135,18 @@ struct IdempotencyRouteTests {
 
     @Test("GET /api/v1/payments/{id}: 200 with the final answer, 202 while pending, 404 when unknown")
     func statusLookup() async throws {
-        let gateway = FakeGateway(.approve(code: "1"))
+        let gateway = FakeGateway(.hang)
         let done = CorrelationID.random()
-        let waiting = CorrelationID.random()
-        gateway.setLookup(.final(.declined(correlationID: done, transactionID: "tx_d")), for: done)
-        gateway.setLookup(.pending, for: waiting)
+        await gateway.registry.deliver([.response(.declined(correlationID: done, transactionID: "tx_d"))])
         try await withClient(gateway) { client in
+            async let waiting = post(client)
+            await gateway.waitForWaiters(1)
+            let pending = try #require(gateway.attempts.first)
             try await client.execute(uri: "/api/v1/payments/\(done.rawValue)", method: .get) { response in
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body).contains(#""status":"declined""#))
             }
-            try await client.execute(uri: "/api/v1/payments/\(waiting.rawValue)", method: .get) { response in
+            try await client.execute(uri: "/api/v1/payments/\(pending.rawValue)", method: .get) { response in
                 #expect(response.status == .accepted)
                 #expect(String(buffer: response.body).contains(#""status":"pending""#))
             }
@@ -149,6 +154,8 @@ struct IdempotencyRouteTests {
                 #expect(response.status == .notFound)
                 #expect(String(buffer: response.body).contains("not_found"))
             }
+            await gateway.expireWaits()
+            _ = try await waiting
         }
     }
 
@@ -238,34 +245,5 @@ struct BearerAuthenticationRouteTests {
         #expect(!BearerTokenMiddleware<BasicRequestContext>.constantTimeEqual(expected, Array("secret-token-1235".utf8)))
         #expect(!BearerTokenMiddleware<BasicRequestContext>.constantTimeEqual(expected, Array("secret-token-12345".utf8)))
         #expect(!BearerTokenMiddleware<BasicRequestContext>.constantTimeEqual(expected, []))
-    }
-}
-
-@Suite("CaptureLedger bounds")
-struct CaptureLedgerTests {
-    final class FakeTime: Sendable {
-        let value = Locked(Duration.zero)
-        func advance(_ by: Duration) { value.withLock { $0 += by } }
-    }
-
-    private func approve(_ id: CorrelationID) async -> CaptureLedger.Outcome {
-        .success(.approved(correlationID: id, transactionID: "t", authorizationCode: "1"))
-    }
-
-    @Test("completed captures are forgotten after the retention and beyond the capacity")
-    func eviction() async throws {
-        let time = FakeTime()
-        let ledger = CaptureLedger(capacity: 2, retention: .seconds(60), now: { time.value.value })
-        for key in ["a", "b", "c"] {
-            _ = try await ledger.perform(key: key, fingerprint: key, lookUp: { _ in nil }, operation: approve)
-        }
-        #expect(await ledger.count == 2, "the oldest key went first")
-        let replayed = try await ledger.perform(key: "c", fingerprint: "c", lookUp: { _ in nil }, operation: approve)
-        #expect(replayed.replayed)
-        let forgotten = try await ledger.perform(key: "a", fingerprint: "a", lookUp: { _ in nil }, operation: approve)
-        #expect(!forgotten.replayed)
-        time.advance(.seconds(61))
-        let expired = try await ledger.perform(key: "c", fingerprint: "c", lookUp: { _ in nil }, operation: approve)
-        #expect(!expired.replayed, "past the retention the key is new again")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Payments
+import PaymentsWire
 import Testing
 
 @Suite("CaptureResponse")

@@ -3,236 +3,168 @@ import Synchronization
 import Testing
 import TestSupport
 
-@Suite("CorrelationRegistry")
-struct CorrelationRegistryTests {
-    typealias Registry = CorrelationRegistry<String, String>
+/// A transport that records what it was asked to send, and can refuse.
+final class RecordingTransport: CaptureTransport {
+    struct Sent: Sendable {
+        let request: CaptureRequest
+        let attempt: CorrelationID
+        let key: String
+        let onFailure: @Sendable (SendFailure) -> Void
+    }
 
-    /// Starts a wait in a child task and returns it once the registry has it registered.
-    private func startWaiting(
-        _ registry: Registry, _ key: String, timeout: Duration = .seconds(30),
-        send: @escaping @Sendable () async throws -> Void = {}
-    ) async -> Task<String, any Error> {
-        let before = registry.pendingCount
-        let task = Task { try await registry.waitForReply(to: key, timeout: timeout, afterRegistering: send) }
-        for _ in 0..<10_000 where registry.pendingCount == before {
+    private let sent = Mutex<[Sent]>([])
+    let refusal: CaptureError?
+
+    init(refusing refusal: CaptureError? = nil) {
+        self.refusal = refusal
+    }
+
+    var attempts: [Sent] { sent.withLock { $0 } }
+
+    func send(
+        _ request: CaptureRequest, attempt: CorrelationID, key: String, deadline: Int64, onFailure: @escaping @Sendable (SendFailure) -> Void
+    ) throws(CaptureError) {
+        if let refusal { throw refusal }
+        sent.withLock { $0.append(Sent(request: request, attempt: attempt, key: key, onFailure: onFailure)) }
+    }
+
+    /// Waits (yielding) until `count` attempts were sent.
+    func waitForAttempts(_ count: Int) async {
+        for _ in 0..<10_000 where attempts.count < count {
             try? await Task.sleep(for: .milliseconds(1))
         }
-        return task
-    }
-
-    private func failure(of task: Task<String, any Error>) async -> (any Error)? {
-        do {
-            _ = try await task.value
-            return nil
-        } catch {
-            return error
-        }
-    }
-
-    @Test("a reply resumes its waiter, cancels the deadline and leaves nothing pending")
-    func replyWins() async throws {
-        let clock = ManualClock()
-        let registry = Registry(clock: clock)
-        let waiter = await startWaiting(registry, "a")
-        await clock.waitForSleepers(1)
-        #expect(await registry.complete("a", with: "approved") == .delivered)
-        #expect(try await waiter.value == "approved")
-        #expect(registry.pendingCount == 0)
-        await clock.waitForSleepers(0)
-        #expect(clock.sleeperCount == 0, "the deadline task must be cancelled when the reply wins")
-        #expect(await registry.statistics.delivered == 1)
-    }
-
-    @Test("a reply that arrives while the request is still being sent is kept for the waiter")
-    func replyDuringSend() async throws {
-        let registry = Registry(clock: ManualClock())
-        let reply = try await registry.waitForReply(to: "fast", timeout: .seconds(30)) {
-            #expect(await registry.complete("fast", with: "approved") == .delivered)
-        }
-        #expect(reply == "approved")
-        #expect(registry.pendingCount == 0)
-    }
-
-    @Test("the deadline ends the wait with timedOut, and a reply after it counts as late")
-    func timeout() async throws {
-        let clock = ManualClock()
-        let registry = Registry(clock: clock)
-        let waiter = await startWaiting(registry, "slow", timeout: .seconds(5))
-        await clock.waitForSleepers(1)
-        clock.advance(by: .seconds(4))
-        #expect(registry.pendingCount == 1, "not before the deadline")
-        clock.advance(by: .seconds(1))
-        #expect(await failure(of: waiter) as? CorrelationFailure == .timedOut)
-        #expect(registry.pendingCount == 0)
-        #expect(await registry.complete("slow", with: "approved") == .late)
-        let statistics = await registry.statistics
-        #expect(statistics.timedOut == 1 && statistics.late == 1 && statistics.delivered == 0)
-    }
-
-    @Test("cancelling the waiting task (client gone) ends the wait with cancelled")
-    func cancellation() async throws {
-        let clock = ManualClock()
-        let registry = Registry(clock: clock)
-        let waiter = await startWaiting(registry, "gone")
-        await clock.waitForSleepers(1)
-        waiter.cancel()
-        #expect(await failure(of: waiter) as? CorrelationFailure == .cancelled)
-        #expect(registry.pendingCount == 0)
-        await clock.waitForSleepers(0)
-        #expect(clock.sleeperCount == 0)
-        #expect(await registry.complete("gone", with: "approved") == .late)
-    }
-
-    @Test("a task cancelled before it registers does not register or send")
-    func cancelledBeforeRegistering() async throws {
-        let registry = Registry(clock: ManualClock())
-        let sent = Flag()
-        let task = Task {
-            withUnsafeCurrentTask { $0?.cancel() }
-            return try await registry.waitForReply(to: "never", timeout: .seconds(1)) { sent.set() }
-        }
-        #expect(await failure(of: task) as? CorrelationFailure == .cancelled)
-        #expect(!sent.isSet)
-        #expect(registry.pendingCount == 0)
-    }
-
-    @Test("when sending fails the error is rethrown and the registration removed")
-    func sendFails() async throws {
-        struct BrokerDown: Error {}
-        let clock = ManualClock()
-        let registry = Registry(clock: clock)
-        await #expect(throws: BrokerDown.self) {
-            try await registry.waitForReply(to: "x", timeout: .seconds(5)) { throw BrokerDown() }
-        }
-        #expect(registry.pendingCount == 0)
-        await clock.waitForSleepers(0)
-        #expect(clock.sleeperCount == 0)
-        #expect(await registry.complete("x", with: "approved") == .unmatched)
-    }
-
-    @Test("shutdown ends every wait with shuttingDown and refuses new ones")
-    func shutdown() async throws {
-        let registry = Registry(clock: ManualClock())
-        let first = await startWaiting(registry, "1")
-        let second = await startWaiting(registry, "2")
-        await registry.shutdown()
-        #expect(await failure(of: first) as? CorrelationFailure == .shuttingDown)
-        #expect(await failure(of: second) as? CorrelationFailure == .shuttingDown)
-        #expect(registry.pendingCount == 0)
-        await #expect(throws: CorrelationFailure.shuttingDown) {
-            try await registry.waitForReply(to: "3", timeout: .seconds(1)) {}
-        }
-    }
-
-    @Test("stopAccepting lets waits in progress finish and waitUntilIdle returns after the last")
-    func drain() async throws {
-        let registry = Registry(clock: ManualClock())
-        let waiter = await startWaiting(registry, "in-flight")
-        await registry.stopAccepting()
-        await #expect(throws: CorrelationFailure.shuttingDown) {
-            try await registry.waitForReply(to: "new", timeout: .seconds(1)) {}
-        }
-        let idle = Task { await registry.waitUntilIdle() }
-        await registry.complete("in-flight", with: "approved")
-        await idle.value
-        #expect(try await waiter.value == "approved")
-    }
-
-    @Test("a reply racing the deadline resumes the waiter exactly once")
-    func replyThenDeadline() async throws {
-        let clock = ManualClock()
-        let registry = Registry(clock: clock)
-        let waiter = await startWaiting(registry, "race", timeout: .seconds(1))
-        await clock.waitForSleepers(1)
-        async let delivered = registry.complete("race", with: "approved")
-        clock.advance(by: .seconds(1))
-        _ = await delivered
-        // A second resume of a CheckedContinuation traps, so reaching here with one outcome
-        // counted is the exactly-once check.
-        let result = await (try? waiter.value)
-        let statistics = await registry.statistics
-        #expect(statistics.delivered + statistics.timedOut == 1)
-        #expect((result == "approved") == (statistics.delivered == 1))
-        #expect(registry.pendingCount == 0)
-    }
-
-    @Test("a second wait for a key already waiting is refused; the first is unaffected")
-    func duplicateKey() async throws {
-        let registry = Registry(clock: ManualClock())
-        let first = await startWaiting(registry, "dup")
-        await #expect(throws: CorrelationFailure.duplicateKey) {
-            try await registry.waitForReply(to: "dup", timeout: .seconds(1)) {}
-        }
-        await registry.complete("dup", with: "approved")
-        #expect(try await first.value == "approved")
-    }
-
-    @Test("beyond its capacity the registry refuses at once without sending")
-    func capacity() async throws {
-        let registry = Registry(clock: ManualClock(), capacity: 2)
-        let first = await startWaiting(registry, "1")
-        let second = await startWaiting(registry, "2")
-        let sent = Flag()
-        await #expect(throws: CorrelationFailure.capacityExceeded(limit: 2)) {
-            try await registry.waitForReply(to: "3", timeout: .seconds(1)) { sent.set() }
-        }
-        #expect(!sent.isSet)
-        await registry.shutdown()
-        _ = await (failure(of: first), failure(of: second))
-    }
-
-    @Test("an explicit failure ends the wait with that failure")
-    func explicitFailure() async throws {
-        let registry = Registry(clock: ManualClock())
-        let waiter = await startWaiting(registry, "err")
-        #expect(await registry.fail("err", with: .failed(reason: "processor error")))
-        #expect(await failure(of: waiter) as? CorrelationFailure == .failed(reason: "processor error"))
-        #expect(await registry.fail("err", with: .failed(reason: "again")) == false)
-    }
-
-    @Test("a reply for a key nobody waited for is unmatched, never a crash")
-    func unmatched() async throws {
-        let registry = Registry(clock: ManualClock())
-        #expect(await registry.complete("stranger", with: "approved") == .unmatched)
-        #expect(await registry.statistics.unmatched == 1)
-    }
-
-    @Test("a thousand concurrent waits ending every way leave nothing pending")
-    func manyWaits() async throws {
-        let clock = ManualClock()
-        let registry = Registry(clock: clock)
-        let outcomes = await withTaskGroup(of: String.self, returning: [String].self) { group in
-            for index in 0..<1_000 {
-                group.addTask {
-                    do {
-                        return try await registry.waitForReply(to: "k\(index)", timeout: .seconds(10)) {
-                            if index % 3 == 0 {
-                                Task { await registry.complete("k\(index)", with: "reply-\(index)") }
-                            }
-                        }
-                    } catch {
-                        return "\(error)"
-                    }
-                }
-            }
-            // Let the replies land, then time out the rest.
-            for _ in 0..<10_000 where await registry.statistics.delivered < 334 {
-                try? await Task.sleep(for: .milliseconds(1))
-            }
-            await clock.waitForSleepers(666)
-            clock.advance(by: .seconds(10))
-            return await group.reduce(into: []) { $0.append($1) }
-        }
-        #expect(outcomes.count == 1_000)
-        #expect(outcomes.filter { $0.hasPrefix("reply-") }.count == 334)
-        #expect(outcomes.filter { $0 == CorrelationFailure.timedOut.description }.count == 666)
-        #expect(registry.pendingCount == 0)
     }
 }
 
-/// A flag a `@Sendable` closure can raise.
-private final class Flag: Sendable {
-    private let value = Mutex(false)
-    func set() { value.withLock { $0 = true } }
-    var isSet: Bool { value.withLock { $0 } }
+@Suite("CorrelationRegistry")
+struct CorrelationRegistryTests {
+    static let request = CaptureRequest(transactionID: "tx_registry", amount: Amount(exactly: "10.00")!, currency: CurrencyCode("BRL")!)
+    static let submission = CaptureSubmission(request, idempotencyKey: nil)
+
+    private func approved(_ id: CorrelationID) -> CaptureReply {
+        .response(.approved(correlationID: id, transactionID: "tx_registry", authorizationCode: "123456"))
+    }
+
+    @Test("a capture sends its request once and resumes with the verdict; nothing is left pending")
+    func replyResumes() async throws {
+        let transport = RecordingTransport()
+        let registry = CorrelationRegistry(configuration: .init(), transport: transport, clock: ManualDeadlineClock(ManualClock()))
+        let waiting = Task { await registry.capture(Self.submission, waiter: CaptureWaiter()) }
+        await transport.waitForAttempts(1)
+        let attempt = try #require(transport.attempts.first).attempt
+        #expect(await registry.deliver([approved(attempt)]) == [.delivered])
+        guard case .answered(let response, replayed: false) = await waiting.value else { Issue.record("expected the verdict"); return }
+        #expect(response.correlationID == attempt)
+        #expect(registry.pendingCount == 0 && registry.waitingRequestCount == 0)
+    }
+
+    @Test("the deadline task ends the wait with a timeout, one timer for every capture")
+    func deadline() async throws {
+        let clock = ManualClock()
+        let transport = RecordingTransport()
+        let registry = CorrelationRegistry(configuration: .init(timeout: .seconds(5)), transport: transport, clock: ManualDeadlineClock(clock))
+        let waits = (0..<3).map { index in
+            Task { await registry.capture(CaptureSubmission(Self.request, idempotencyKey: "key-\(index)"), waiter: CaptureWaiter()) }
+        }
+        await transport.waitForAttempts(3)
+        await clock.waitForSleepers(1)
+        #expect(clock.sleeperCount == 1, "one deadline task serves all three captures")
+        clock.advance(by: .seconds(5))
+        for wait in waits {
+            guard case .failed(.timedOut, _) = await wait.value else { Issue.record("expected a timeout"); return }
+        }
+        #expect(registry.pendingCount == 0)
+        await clock.waitForSleepers(0)
+        #expect(clock.sleeperCount == 0, "no timer is left once nothing is in flight")
+    }
+
+    @Test("a request the transport refuses fails at once and is forgotten; a delivery failure after it was handed over too")
+    func sendFailures() async throws {
+        let refusing = CorrelationRegistry(
+            configuration: .init(), transport: RecordingTransport(refusing: .unavailable(reason: "brokers down")),
+            clock: ManualDeadlineClock(ManualClock()))
+        guard case .failed(.unavailable(let reason), false) = await refusing.capture(Self.submission, waiter: CaptureWaiter()) else {
+            Issue.record("expected unavailable"); return
+        }
+        #expect(reason == "brokers down")
+        #expect(refusing.pendingCount == 0)
+
+        let transport = RecordingTransport()
+        let registry = CorrelationRegistry(configuration: .init(), transport: transport, clock: ManualDeadlineClock(ManualClock()))
+        let waiting = Task { await registry.capture(Self.submission, waiter: CaptureWaiter()) }
+        await transport.waitForAttempts(1)
+        transport.attempts[0].onFailure(SendFailure(reason: "may be in the topic", certainlyNotSent: false))
+        transport.attempts[0].onFailure(SendFailure(reason: "not delivered", certainlyNotSent: true))
+        guard case .failed(.unavailable("not delivered"), _) = await waiting.value else { Issue.record("expected unavailable"); return }
+    }
+
+    /// The scenario of `CaptureLedger`'s defect (b): a client that leaves while its request is
+    /// on its way to the registry (here: before it arrives, and after it was answered) must leave
+    /// nothing behind.
+    @Test("a waiter abandoned before its wait began is refused at once; abandoning after the answer is a no-op; nothing is held")
+    func abandonedWaiters() async throws {
+        let transport = RecordingTransport()
+        let registry = CorrelationRegistry(configuration: .init(), transport: transport, clock: ManualDeadlineClock(ManualClock()))
+        let early = CaptureWaiter()
+        #expect(early.abandon())
+        await registry.abandon(early, key: Self.submission.key)  // arrives first: nothing to end yet
+        guard case .failed(.clientGone(nil), _) = await registry.capture(Self.submission, waiter: early) else {
+            Issue.record("expected client_gone"); return
+        }
+        #expect(transport.attempts.isEmpty, "nothing was sent for a client that had left")
+
+        let answered = CaptureWaiter()
+        let waiting = Task { await registry.capture(Self.submission, waiter: answered) }
+        await transport.waitForAttempts(1)
+        await registry.deliver([approved(transport.attempts[0].attempt)])
+        _ = await waiting.value
+        #expect(answered.abandon())
+        await registry.abandon(answered, key: Self.submission.key)
+        // A replay for a waiter that left before it arrived: refused, nothing kept.
+        let replayed = CaptureWaiter()
+        replayed.abandon()
+        _ = await registry.capture(Self.submission, waiter: replayed)
+        #expect(registry.waitingRequestCount == 0 && registry.pendingCount == 0)
+    }
+
+    @Test("a waiter abandoned while waiting ends at once; the capture goes on and its verdict is replayed")
+    func abandonWhileWaiting() async throws {
+        let transport = RecordingTransport()
+        let registry = CorrelationRegistry(configuration: .init(), transport: transport, clock: ManualDeadlineClock(ManualClock()))
+        let waiter = CaptureWaiter()
+        let waiting = Task { await registry.capture(Self.submission, waiter: waiter) }
+        await transport.waitForAttempts(1)
+        #expect(waiter.abandon())
+        await registry.abandon(waiter, key: Self.submission.key)
+        guard case .failed(.clientGone(.some), _) = await waiting.value else { Issue.record("expected client_gone"); return }
+        #expect(registry.waitingRequestCount == 0)
+        #expect(registry.pendingCount == 1, "the capture itself still waits for its answer")
+        await registry.deliver([approved(transport.attempts[0].attempt)])
+        guard case .answered(_, replayed: true) = await registry.capture(Self.submission, waiter: CaptureWaiter()) else {
+            Issue.record("expected a replay"); return
+        }
+        #expect(transport.attempts.count == 1)
+    }
+
+    @Test("a cancelled waiting task is abandoned")
+    func cancellation() async throws {
+        let transport = RecordingTransport()
+        let registry = CorrelationRegistry(configuration: .init(), transport: transport, clock: ManualDeadlineClock(ManualClock()))
+        let waiting = Task { await registry.capture(Self.submission, waiter: CaptureWaiter()) }
+        await transport.waitForAttempts(1)
+        waiting.cancel()
+        guard case .failed(.clientGone, _) = await waiting.value else { Issue.record("expected client_gone"); return }
+    }
+
+    @Test("shutdown ends every wait with shutting_down and refuses new captures")
+    func shutdown() async throws {
+        let transport = RecordingTransport()
+        let registry = CorrelationRegistry(configuration: .init(), transport: transport, clock: ManualDeadlineClock(ManualClock()))
+        let waiting = Task { await registry.capture(Self.submission, waiter: CaptureWaiter()) }
+        await transport.waitForAttempts(1)
+        await registry.shutdown()
+        guard case .failed(.shuttingDown(.some), _) = await waiting.value else { Issue.record("expected shutting_down"); return }
+        guard case .failed(.shuttingDown(nil), _) = await registry.capture(CaptureSubmission(Self.request, idempotencyKey: "new"), waiter: CaptureWaiter())
+        else { Issue.record("expected a refusal"); return }
+    }
 }

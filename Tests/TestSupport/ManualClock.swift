@@ -1,3 +1,4 @@
+import Payments
 import Synchronization
 
 /// A clock that moves only when a test advances it, so that deadline behaviour is tested without
@@ -71,5 +72,20 @@ public final class ManualClock: Clock, Sendable {
         for _ in 0..<10_000 where sleeperCount < count {
             try? await Task.sleep(for: .milliseconds(1))
         }
+    }
+}
+
+/// A ``ManualClock`` seen as the correlation registry's clock.
+public struct ManualDeadlineClock: DeadlineClock {
+    public let clock: ManualClock
+
+    public init(_ clock: ManualClock) {
+        self.clock = clock
+    }
+
+    public func now() -> Duration { clock.now.offset }
+
+    public func sleep(until deadline: Duration) async throws {
+        try await clock.sleep(until: ManualClock.Instant(offset: deadline), tolerance: nil)
     }
 }

@@ -1,12 +1,12 @@
 /// Hand-parsed `--name value`, `--name=value` and `--flag` arguments (the bench has no
 /// dependency on the product's argument parser).
 struct BenchArguments {
-    private var values: [String: String] = [:]
+    private var values: [String: [String]] = [:]
     private var flags: Set<String> = []
     private var used: Set<String> = []
 
     /// Flags that take no value.
-    static let switches: Set<String> = ["journal", "compact-journal"]
+    static let switches: Set<String> = ["journal", "no-journal-follower"]
 
     init(_ arguments: [String]) throws(BenchUsageError) {
         var index = 0
@@ -15,21 +15,28 @@ struct BenchArguments {
             guard argument.hasPrefix("--"), argument.count > 2 else { throw BenchUsageError("unexpected argument \(argument)") }
             let body = argument.dropFirst(2)
             if let equals = body.firstIndex(of: "=") {
-                values[String(body[..<equals])] = String(body[body.index(after: equals)...])
+                values[String(body[..<equals]), default: []].append(String(body[body.index(after: equals)...]))
             } else if Self.switches.contains(String(body)) {
                 flags.insert(String(body))
             } else {
                 guard index + 1 < arguments.count else { throw BenchUsageError("--\(body) needs a value") }
-                values[String(body)] = arguments[index + 1]
+                values[String(body), default: []].append(arguments[index + 1])
                 index += 1
             }
             index += 1
         }
     }
 
+    /// The last value given for `--name`.
     mutating func string(_ name: String) -> String? {
         used.insert(name)
-        return values[name]
+        return values[name]?.last
+    }
+
+    /// Every value given for a repeatable `--name`.
+    mutating func strings(_ name: String) -> [String] {
+        used.insert(name)
+        return values[name] ?? []
     }
 
     mutating func integer(_ name: String, in range: ClosedRange<Int> = 0...Int.max) throws(BenchUsageError) -> Int? {

@@ -3,22 +3,26 @@ import Kafka
 import Logging
 import Synchronization
 
-/// The raw Kafka request-reply round trip, through our wrapper and the real broker, with no HTTP.
+/// The raw Kafka request-reply round trip, through our wrapper and the real broker, with no HTTP:
+/// the ceiling a capture can approach with the same Kafka settings.
 ///
-/// One process plays both sides with the client settings of the product:
+/// One process plays both sides, with the client settings of the product and the same hops:
 /// - the requester is configured like `serve`: a producer with `message.timeout.ms` set, and a
 ///   reply consumer that assigns every partition of the reply topic itself (no group);
 /// - the responder is configured like `simulate`: a group consumer of the request topic with
-///   `auto.offset.reset=earliest` and manual acknowledgements, and a producer of its own that
-///   answers each request on the reply topic, keyed by the request's key.
+///   `auto.offset.reset=earliest` and manual acknowledgements, and a producer that answers each
+///   request on the reply topic, keyed by the request's key, and acknowledges it once the reply
+///   is acknowledged.
 ///
-/// With `--journal` the responder first produces each request to a third topic and awaits its
-/// acknowledgement, as `simulate` journals each verdict before it replies: the difference between
-/// the two runs is the cost of that extra hop. `--compact-journal` creates that topic compacted, as
-/// `simulate` creates its verdict topic.
+/// With `--journal` the responder first produces each request to a compacted journal topic and
+/// replies once that is acknowledged, and a third consumer follows the journal (with a 500 ms
+/// fetch wait), as `simulate` journals each verdict before it replies.
 ///
-/// A round trip is timed from just before the request is produced to the moment its reply is
-/// read, which is what `serve` waits for. `--concurrency C` runs C requesters side by side.
+/// It does strictly less work per round trip than `serve` + `simulate`: no HTTP, no JSON, no
+/// registry, no task or continuation per message (every step continues in a delivery callback or
+/// a consumer batch). `--concurrency C` keeps C round trips in flight (a closed loop, like wrk's
+/// connections). A round trip is timed from just before its request is produced to the moment its
+/// reply is read.
 enum KafkaRoundTrip {
     struct Options {
         var bootstrapServers: String
@@ -27,11 +31,15 @@ enum KafkaRoundTrip {
         var concurrency = 1
         var partitions = 3
         var journal = false
-        /// Create the journal topic compacted (`cleanup.policy=compact`), as `simulate` creates its
-        /// verdict topic.
-        var compactJournal = false
+        /// With `--journal`, whether a consumer follows the journal as `simulate`'s does.
+        var followJournal = true
+        var profile = KafkaConfiguration.Profile.local
+        var properties: [String: String] = [:]
         var samplesFile: String?
         var timeoutSeconds = 300
+        /// Names the topics, so that runs can share them (the broker's growth); a fresh one by
+        /// default.
+        var topicSuffix: String?
 
         init(_ arguments: inout BenchArguments) throws(BenchUsageError) {
             guard let servers = arguments.string("bootstrap-servers") else { throw BenchUsageError("--bootstrap-servers is required") }
@@ -41,8 +49,19 @@ enum KafkaRoundTrip {
             concurrency = try arguments.integer("concurrency", in: 1...100_000) ?? concurrency
             partitions = try arguments.integer("partitions", in: 1...1_000) ?? partitions
             journal = arguments.flag("journal")
-            compactJournal = arguments.flag("compact-journal")
+            followJournal = !arguments.flag("no-journal-follower")
+            if let text = arguments.string("kafka-profile") {
+                guard let chosen = KafkaConfiguration.Profile(rawValue: text) else { throw BenchUsageError("--kafka-profile is local or standard") }
+                profile = chosen
+            }
+            for pair in arguments.strings("kafka-property") {
+                guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+                    throw BenchUsageError("--kafka-property takes KEY=VALUE, not \(pair)")
+                }
+                properties[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+            }
             samplesFile = arguments.string("samples-file")
+            topicSuffix = arguments.string("topic-suffix")
             timeoutSeconds = try arguments.integer("timeout-seconds", in: 1...86_400) ?? timeoutSeconds
         }
     }
@@ -50,6 +69,12 @@ enum KafkaRoundTrip {
     /// What one run measured, as the JSON object the command prints.
     struct Result {
         let json: String
+    }
+
+    struct Topics: Sendable {
+        let request: String
+        let reply: String
+        let journal: String
     }
 
     static func run(_ options: Options) async throws -> Result {
@@ -63,58 +88,58 @@ enum KafkaRoundTrip {
         }
         defer { watchdog.cancel() }
 
-        let suffix = UUID().uuidString.prefix(8).lowercased()
-        let topics = Topics(
-            request: "bench-requests-\(suffix)", reply: "bench-replies-\(suffix)", journal: "bench-journal-\(suffix)")
+        let suffix = options.topicSuffix ?? UUID().uuidString.prefix(8).lowercased()
+        let topics = Topics(request: "bench-requests-\(suffix)", reply: "bench-replies-\(suffix)", journal: "bench-journal-\(suffix)")
+        func kafka(_ clientID: String) -> KafkaConfiguration {
+            KafkaConfiguration(bootstrapServers: options.bootstrapServers, clientID: clientID, profile: options.profile, properties: options.properties)
+        }
 
         // serve's clients.
-        let serveKafka = KafkaConfiguration(bootstrapServers: options.bootstrapServers, clientID: "demosync-serve", profile: .local)
-        let requester = try KafkaProducer(
-            configuration: serveKafka, componentSettings: ["message.timeout.ms": "30000"], logger: logger)
+        let requester = try KafkaProducer(configuration: kafka("demosync-serve"), componentSettings: ["message.timeout.ms": "30000"], logger: logger)
         try await requester.admin.createTopicsIfMissing(
             [topics.request, topics.reply].map { KafkaTopicSpecification(name: $0, partitions: options.partitions) } + [
-                KafkaTopicSpecification(
-                    name: topics.journal, partitions: options.partitions, configs: options.compactJournal ? ["cleanup.policy": "compact"] : [:])
+                KafkaTopicSpecification(name: topics.journal, partitions: options.partitions, configs: ["cleanup.policy": "compact"])
             ])
         let replies = try KafkaConsumer(
-            configuration: serveKafka, subscription: .allPartitions(of: [topics.reply], from: .end), bufferCapacity: 10_000,
-            logger: logger)
+            configuration: kafka("demosync-serve"), subscription: .allPartitions(of: [topics.reply], from: .end),
+            componentSettings: ["auto.offset.reset": "earliest"], bufferCapacity: 10_000, logger: logger)
 
         // simulate's clients.
-        let simulateKafka = KafkaConfiguration(bootstrapServers: options.bootstrapServers, clientID: "demosync-simulate", profile: .local)
-        let responderProducer = try KafkaProducer(configuration: simulateKafka, logger: logger)
+        let responderProducer = try KafkaProducer(configuration: kafka("demosync-simulate"), logger: logger)
         let requests = try KafkaConsumer(
-            configuration: simulateKafka, subscription: .group(id: "demosync-bench-\(suffix)", topics: [topics.request]),
+            configuration: kafka("demosync-simulate"), subscription: .group(id: "demosync-bench-\(suffix)", topics: [topics.request]),
             componentSettings: ["auto.offset.reset": "earliest"], bufferCapacity: 1_000, logger: logger)
-
-        let waiters = ReplyWaiters()
-        let dispatcher = Task {
-            for await message in replies.messages {
-                if let key = message.keyString { waiters.complete(key, replied: true) }
-            }
-        }
-        let responder = Task {
-            await Responder(consumer: requests, producer: responderProducer, topics: topics, journal: options.journal).run()
-        }
+        let journalFollower =
+            options.journal && options.followJournal
+            ? try KafkaConsumer(
+                configuration: kafka("demosync-simulate"), subscription: .allPartitions(of: [topics.journal], from: .beginning),
+                componentSettings: ["fetch.wait.max.ms": "500"], bufferCapacity: 10_000, logger: logger)
+            : nil
 
         let positioningStarted = ContinuousClock.now
         await replies.waitUntilPositioned()
         await requests.waitUntilPositioned()
         let positioning = positioningStarted.duration(to: .now)
 
-        let requesterSide = Requester(producer: requester, waiters: waiters, topic: topics.request)
-        _ = try await requesterSide.run(count: options.warmup, concurrency: options.concurrency)
-        let started = ContinuousClock.now
-        let samples = try await requesterSide.run(count: options.count, concurrency: options.concurrency)
-        let elapsed = started.duration(to: .now)
+        let loop = RoundTripLoop(producer: requester, topic: topics.request, total: options.warmup + options.count, warmup: options.warmup)
+        let responder = Responder(consumer: requests, producer: responderProducer, topics: topics, journal: options.journal)
+        let tasks = [
+            Task { for await batch in replies.batches() { loop.replied(batch) } },
+            Task { for await batch in requests.batches() { responder.answer(batch) } },
+            Task {
+                guard let journalFollower else { return }
+                for await _ in journalFollower.batches() {}
+            },
+        ]
+        let (samples, elapsed) = await loop.run(concurrency: options.concurrency)
 
         requests.stopDelivering()
         await requests.close()
         await replies.close()
+        await journalFollower?.close()
         await responderProducer.close()
         await requester.close()
-        dispatcher.cancel()
-        responder.cancel()
+        tasks.forEach { $0.cancel() }
 
         if let path = options.samplesFile {
             let text = samples.map { String(format: "%.1f", $0) }.joined(separator: "\n") + "\n"
@@ -130,7 +155,8 @@ enum KafkaRoundTrip {
             "concurrency": options.concurrency,
             "partitions": options.partitions,
             "journal_hop": options.journal,
-            "journal_compacted": options.compactJournal,
+            "kafka_profile": options.profile.rawValue,
+            "kafka_properties": options.properties,
             "positioning_s": positioning.microseconds / 1_000_000,
             "elapsed_s": seconds,
             "throughput_per_s": seconds > 0 ? Double(options.count) / seconds : 0,
@@ -142,152 +168,122 @@ enum KafkaRoundTrip {
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
         return Result(json: String(decoding: data, as: UTF8.self))
     }
-
-    struct Topics: Sendable {
-        let request: String
-        let reply: String
-        let journal: String
-    }
 }
 
-/// The requesting side: produces a request and waits for the reply with the same key.
-struct Requester: Sendable {
-    let producer: KafkaProducer
-    let waiters: ReplyWaiters
-    let topic: String
-
-    /// Runs `count` round trips, `concurrency` at a time, and returns their latencies in µs.
-    func run(count: Int, concurrency: Int) async throws -> [Double] {
-        guard count > 0 else { return [] }
-        let issued = IssueCounter()
-        return try await withThrowingTaskGroup(of: [Double].self) { group in
-            for _ in 0..<min(concurrency, count) {
-                group.addTask {
-                    var latencies: [Double] = []
-                    while issued.next() <= count {
-                        latencies.append(try await roundTrip())
-                    }
-                    return latencies
-                }
-            }
-            var all: [Double] = []
-            all.reserveCapacity(count)
-            for try await latencies in group { all += latencies }
-            return all
-        }
+/// The requesting side, as a closed loop: `concurrency` round trips in flight, each reply
+/// starting the next request, until `total` have completed (the first `warmup` not timed).
+final class RoundTripLoop: Sendable {
+    private struct State {
+        var started: [String: ContinuousClock.Instant] = [:]
+        var issued = 0
+        var completed = 0
+        var samples: [Double] = []
+        var measuringSince: ContinuousClock.Instant?
+        var finished: CheckedContinuation<Void, Never>?
+        var done = false
     }
 
-    /// One round trip, in microseconds.
-    private func roundTrip() async throws -> Double {
-        let id = UUID().uuidString.lowercased()
+    private let state = Mutex(State())
+    private let producer: KafkaProducer
+    private let topic: String
+    private let total: Int
+    private let warmup: Int
+
+    init(producer: KafkaProducer, topic: String, total: Int, warmup: Int) {
+        self.producer = producer
+        self.topic = topic
+        self.total = total
+        self.warmup = warmup
+    }
+
+    /// Runs the loop; returns the timed round trips (µs) and how long they took.
+    func run(concurrency: Int) async -> ([Double], Duration) {
+        await withCheckedContinuation { continuation in
+            state.withLock { $0.finished = continuation }
+            for _ in 0..<min(concurrency, total) { issue() }
+        }
+        let (samples, since) = state.withLock { ($0.samples, $0.measuringSince) }
+        return (samples, (since ?? .now).duration(to: .now))
+    }
+
+    /// Replies read: each ends its round trip and starts the next.
+    func replied(_ batch: [KafkaMessage]) {
+        let now = ContinuousClock.now
+        var next = 0
+        let finished: CheckedContinuation<Void, Never>? = state.withLock { state in
+            for message in batch {
+                guard let key = message.keyString, let start = state.started.removeValue(forKey: key) else { continue }
+                state.completed += 1
+                if state.completed == warmup { state.measuringSince = now }
+                if state.completed > warmup { state.samples.append(start.duration(to: now).microseconds) }
+                if state.issued < total { next += 1 }
+            }
+            guard state.completed >= total, !state.done else { return nil }
+            state.done = true
+            return state.finished
+        }
+        for _ in 0..<next { issue() }
+        finished?.resume()
+    }
+
+    private func issue() {
+        let (number, start) = state.withLock { state -> (Int, ContinuousClock.Instant) in
+            state.issued += 1
+            if warmup == 0, state.measuringSince == nil { state.measuringSince = .now }
+            return (state.issued, .now)
+        }
+        let id = "rt-\(number)"
+        state.withLock { $0.started[id] = start }
         let deadline = Int64(Date().timeIntervalSince1970 * 1_000) + 30_000
         // The shape and size of what serve produces for a capture.
-        let value = #"{"amount":100.50,"correlation_id":"\#(id)","currency":"BRL","transaction_id":"tx_bench_\#(id.prefix(12))"}"#
+        let value = #"{"amount":100.50,"correlation_id":"\#(id)","currency":"BRL","transaction_id":"tx_bench_\#(number)"}"#
         let record = KafkaRecord(
             topic: topic, key: id, value: Array(value.utf8),
             headers: [
                 KafkaHeader(name: "correlation-id", value: id), KafkaHeader(name: "content-type", value: "application/json"),
                 KafkaHeader(name: "deadline", value: String(deadline)),
             ])
-        let producer = self.producer
-        let waiters = self.waiters
-        waiters.expect(id)
-        let start = ContinuousClock.now
-        async let delivered: Void = {
-            do {
-                try await producer.send(record)
-            } catch {
-                waiters.complete(id, replied: false)
-                throw error
+        do {
+            try producer.produce(record) { outcome in
+                if case .failure(let error) = outcome { FileHandle.standardError.write(Data("demosync-bench: request not delivered: \(error)\n".utf8)) }
             }
-        }()
-        let replied = await waiters.wait(id)
-        let elapsed = start.duration(to: .now)
-        try await delivered
-        guard replied else { throw BenchUsageError("no reply for \(id): the request could not be sent") }
-        return elapsed.microseconds
+        } catch {
+            FileHandle.standardError.write(Data("demosync-bench: request refused: \(error)\n".utf8))
+        }
     }
 }
 
-/// Hands out round-trip numbers to the concurrent requesters.
-final class IssueCounter: Sendable {
-    private let value = Atomic(0)
-
-    /// 1, 2, 3, … across all callers.
-    func next() -> Int { value.add(1, ordering: .relaxed).newValue }
-}
-
-/// The responding side: answers every request on the reply topic, keyed like the request.
+/// The responding side: answers every request on the reply topic, keyed like the request,
+/// after journaling it when asked to; acknowledges it once the reply is acknowledged.
 struct Responder: Sendable {
     let consumer: KafkaConsumer
     let producer: KafkaProducer
     let topics: KafkaRoundTrip.Topics
     let journal: Bool
 
-    func run() async {
-        await withDiscardingTaskGroup { group in
-            for await message in consumer.messages {
-                group.addTask {
-                    let id = message.keyString ?? ""
-                    if journal {
-                        _ = try? await producer.send(KafkaRecord(topic: topics.journal, key: message.key, value: message.value))
-                    }
-                    // The shape and size of a simulator's approval.
-                    let value = #"{"authorization_code":"042517","correlation_id":"\#(id)","status":"approved","transaction_id":"tx_bench_\#(id.prefix(12))"}"#
-                    let reply = KafkaRecord(
-                        topic: topics.reply, key: message.key, value: Array(value.utf8),
-                        headers: [KafkaHeader(name: "correlation-id", value: id), KafkaHeader(name: "content-type", value: "application/json")])
-                    _ = try? await producer.send(reply)
-                    consumer.acknowledge(message)
+    func answer(_ batch: [KafkaMessage]) {
+        for message in batch {
+            if journal {
+                let verdict = KafkaRecord(topic: topics.journal, key: message.key, value: Array(#"{"authorization_code":"042517","status":"approved"}"#.utf8))
+                try? producer.produce(verdict) { outcome in
+                    if case .success = outcome { reply(to: message) }
                 }
+            } else {
+                reply(to: message)
             }
         }
     }
-}
 
-/// Pairs replies with their waiting requesters. A reply may arrive before its requester starts
-/// waiting (the produce call is still returning): it is kept until then.
-final class ReplyWaiters: Sendable {
-    private enum Slot {
-        case expected
-        case waiting(CheckedContinuation<Bool, Never>)
-        case arrived(Bool)
-    }
-
-    private let slots = Mutex<[String: Slot]>([:])
-
-    func expect(_ id: String) {
-        slots.withLock { $0[id] = .expected }
-    }
-
-    /// Ends the wait for `id`: `replied` is false when the request could not be sent.
-    func complete(_ id: String, replied: Bool) {
-        let continuation: CheckedContinuation<Bool, Never>? = slots.withLock { slots in
-            switch slots[id] {
-            case .expected:
-                slots[id] = .arrived(replied)
-                return nil
-            case .waiting(let continuation):
-                slots[id] = nil
-                return continuation
-            case .arrived, nil:
-                return nil
-            }
-        }
-        continuation?.resume(returning: replied)
-    }
-
-    func wait(_ id: String) async -> Bool {
-        await withCheckedContinuation { continuation in
-            let immediate: Bool? = slots.withLock { slots in
-                if case .arrived(let replied) = slots[id] {
-                    slots[id] = nil
-                    return replied
-                }
-                slots[id] = .waiting(continuation)
-                return nil
-            }
-            if let immediate { continuation.resume(returning: immediate) }
+    private func reply(to message: KafkaMessage) {
+        let id = message.keyString ?? ""
+        // The shape and size of a simulator's approval.
+        let value = #"{"authorization_code":"042517","correlation_id":"\#(id)","status":"approved","transaction_id":"tx_bench"}"#
+        let reply = KafkaRecord(
+            topic: topics.reply, key: message.key, value: Array(value.utf8),
+            headers: [KafkaHeader(name: "correlation-id", value: id), KafkaHeader(name: "content-type", value: "application/json")])
+        let consumer = self.consumer
+        try? producer.produce(reply) { outcome in
+            if case .success = outcome { consumer.acknowledge(message) }
         }
     }
 }

@@ -1,10 +1,12 @@
 // demosync-bench: the baselines `make bench` measures DemoSync against. Not part of the product.
 //
 //   demosync-bench kafka-roundtrip --bootstrap-servers HOST:PORT [--count N] [--warmup N]
-//                                  [--concurrency C] [--partitions N] [--journal [--compact-journal]]
+//                                  [--concurrency C] [--partitions N] [--journal]
+//                                  [--kafka-profile local|standard] [--kafka-property K=V ...]
 //                                  [--samples-file PATH] [--timeout-seconds S]
 //       The raw Kafka request-reply round trip through our wrapper, with the same client settings
-//       as `serve` (requester) and `simulate` (responder), and no HTTP. Prints one JSON object.
+//       and hops as `serve` (requester) and `simulate` (responder), and no HTTP: the ceiling of a
+//       capture. Prints one JSON object.
 //
 //   demosync-bench http-echo [--host ADDRESS] [--port P]
 //       A Hummingbird server whose POST /echo decodes and re-encodes capture-shaped JSON: the HTTP
@@ -15,8 +17,8 @@ import Foundation
 let arguments = Array(CommandLine.arguments.dropFirst())
 let usage = """
     usage: demosync-bench kafka-roundtrip --bootstrap-servers HOST:PORT [--count N] [--warmup N] [--concurrency C]
-                                          [--partitions N] [--journal [--compact-journal]] [--samples-file PATH]
-                                          [--timeout-seconds S]
+                                          [--partitions N] [--journal] [--kafka-profile local|standard]
+                                          [--kafka-property KEY=VALUE ...] [--samples-file PATH] [--timeout-seconds S]
            demosync-bench http-echo [--host ADDRESS] [--port P]
     """
 

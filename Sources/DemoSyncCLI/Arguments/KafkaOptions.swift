@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import Payments
+import PaymentsWire
 
 /// The Kafka options `serve` and `simulate` share, with the original's environment variables.
 enum KafkaOptions {
@@ -15,8 +16,14 @@ enum KafkaOptions {
             "response-topic", "TOPIC", environment: ["KAFKA_RESPONSE_TOPIC"], default: "payment-responses",
             help: "Topic processors reply on."),
         .value(
-            "kafka-profile", "local|standard", environment: ["DEMOSYNC_KAFKA_PROFILE"], default: "local",
-            help: "Consumer tuning: `local` for the development broker (short fetch waits and group timeouts), `standard` for Apache Kafka."),
+            "kafka-profile", "standard|local", environment: ["DEMOSYNC_KAFKA_PROFILE"], default: "standard",
+            help: """
+                Client tuning for the broker on the other end. `standard` (the default) is for Apache Kafka and compatible \
+                brokers: idempotent producer, librdkafka's fetch waits. `local` is for the development broker `make run` \
+                starts (Tansu): fetch waits of 5 ms and short group timeouts, one produce request in flight per connection, \
+                and no idempotent producer (it forgets producer ids on restart). Never use `local` against a production \
+                cluster.
+                """),
         .value(
             "kafka-property", "KEY=VALUE", environment: ["DEMOSYNC_KAFKA_PROPERTIES"], repeatable: true,
             help: "Any librdkafka property, passed through (TLS, SASL, tuning); in the environment, separate pairs with `;`."),
@@ -45,7 +52,7 @@ enum KafkaOptions {
             throw UsageError("--bootstrap-servers must name at least one broker", command: options.command.name)
         }
         return KafkaConfiguration(
-            bootstrapServers: servers, clientID: clientID, profile: try options.choice("kafka-profile", default: .local),
+            bootstrapServers: servers, clientID: clientID, profile: try options.choice("kafka-profile", default: .standard),
             properties: properties)
     }
 

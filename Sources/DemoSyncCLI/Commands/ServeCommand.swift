@@ -2,6 +2,7 @@ import Kafka
 import Logging
 import Payments
 import PaymentsAPI
+import PaymentsWire
 
 /// `demosync serve`: the HTTP API.
 enum ServeCommand {
@@ -63,7 +64,9 @@ enum ServeCommand {
             maxPendingCaptures: try options.integer("max-pending", default: 50_000, in: 1...10_000_000),
             replyRouting: try replyRouting(from: options),
             outcomeCapacity: try options.integer("outcome-capacity", default: 100_000, in: 1...100_000_000),
-            outcomeRetention: try options.duration("outcome-retention", default: .seconds(3_600), allowZero: false))
+            outcomeRetention: try options.duration("outcome-retention", default: .seconds(3_600), allowZero: false),
+            idempotencyCapacity: try options.integer("idempotency-capacity", default: 100_000, in: 1...100_000_000),
+            idempotencyRetention: try options.duration("idempotency-retention", default: .seconds(24 * 3_600), allowZero: false))
         let server = ServerConfiguration(
             host: options.string("host", default: "0.0.0.0"),
             port: try options.integer("port", default: 8080, in: 0...65_535),
@@ -71,8 +74,6 @@ enum ServeCommand {
                 limits: HTTPLimits(
                     maxBodyBytes: try options.integer("max-body-bytes", default: 64 * 1024, in: 256...(16 * 1024 * 1024)),
                     maxHeaderBytes: try options.integer("max-header-bytes", default: 16 * 1024, in: 1_024...(1024 * 1024))),
-                idempotencyCapacity: try options.integer("idempotency-capacity", default: 100_000, in: 1...100_000_000),
-                idempotencyRetention: try options.duration("idempotency-retention", default: .seconds(24 * 3_600), allowZero: false),
                 authTokens: try authTokens(from: options)))
         let (logger, metrics) = try LoggingOptions.bootstrap("demosync.serve", from: options)
 
@@ -81,6 +82,7 @@ enum ServeCommand {
             "starting",
             metadata: [
                 "librdkafka": "\(LibrdkafkaVersion.runningDescription)", "kafka.bootstrap": "\(gatewayConfiguration.kafka.bootstrapServers)",
+                "kafka.profile": "\(gatewayConfiguration.kafka.profile.rawValue)",
                 "topics": "\(topics.request) → \(topics.reply)", "timeout": "\(gatewayConfiguration.captureTimeout)",
             ])
         logger.info("reply routing", metadata: ["routing": "\(gatewayConfiguration.replyRouting)"])

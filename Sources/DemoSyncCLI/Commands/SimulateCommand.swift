@@ -66,6 +66,7 @@ enum SimulateCommand {
             "starting",
             metadata: [
                 "librdkafka": "\(LibrdkafkaVersion.runningDescription)", "kafka.bootstrap": "\(configuration.kafka.bootstrapServers)",
+                "kafka.profile": "\(configuration.kafka.profile.rawValue)",
                 "delay": "\(configuration.processingDelay)", "approval_rate": "\(configuration.approvalRate)",
                 "concurrency": "\(configuration.concurrency)",
             ])

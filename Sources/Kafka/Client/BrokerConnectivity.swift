@@ -14,6 +14,9 @@ public final class BrokerConnectivity: Sendable {
     }
 
     private let state = Mutex(State.unknown)
+    /// Mirrors `state == .reachable`, so that the success every delivery report records costs
+    /// one atomic load while nothing changes.
+    private let reachable = Atomic(false)
     private let changeHandlers = Mutex<[@Sendable (Bool) -> Void]>([])
     private let failureHandlers = Mutex<[@Sendable () -> Void]>([])
 
@@ -21,7 +24,7 @@ public final class BrokerConnectivity: Sendable {
 
     public var current: State { state.withLock { $0 } }
 
-    public var isReachable: Bool { current == .reachable }
+    public var isReachable: Bool { reachable.load(ordering: .relaxed) }
 
     /// Called with the new value whenever reachability changes, on the thread that noticed it.
     public func onChange(_ handler: @escaping @Sendable (_ reachable: Bool) -> Void) {
@@ -43,6 +46,7 @@ public final class BrokerConnectivity: Sendable {
     }
 
     func recordSuccess() {
+        guard !reachable.load(ordering: .relaxed) else { return }
         update(.reachable)
     }
 
@@ -62,6 +66,7 @@ public final class BrokerConnectivity: Sendable {
             let wasReachable = state == .reachable
             state = newState
             let isReachable = newState == .reachable
+            reachable.store(isReachable, ordering: .relaxed)
             return wasReachable == isReachable ? nil : isReachable
         }
         if let reachable = changed {

@@ -72,7 +72,7 @@ final class ClientCallbacks: Sendable {
         case .producer:
             rd_kafka_conf_set_dr_msg_cb(configuration) { _, message, _ in
                 guard let message else { return }
-                DeliveryPromise.complete(message)
+                DeliveryHandler.complete(message)
             }
         case .consumer:
             if rebalanceHandler != nil {

@@ -10,6 +10,11 @@ public struct KafkaStatistics: Sendable, Decodable {
     public let type: String
     /// Messages in the producer's queues, waiting to be sent or acknowledged.
     public let queuedMessages: Int
+    /// Requests sent to the brokers, and messages produced, since the client started. Their
+    /// ratio for a producer is its batching: messages per produce request (roughly: the requests
+    /// include metadata and other calls).
+    public let requestsSent: Int
+    public let messagesSent: Int
     public let brokers: [Broker]
     public let partitions: [Partition]
 
@@ -60,6 +65,8 @@ public struct KafkaStatistics: Sendable, Decodable {
     enum CodingKeys: String, CodingKey {
         case name, type, brokers, topics
         case messageCount = "msg_cnt"
+        case requestsSent = "tx"
+        case messagesSent = "txmsgs"
     }
 
     private struct TopicStatistics: Decodable {
@@ -77,6 +84,8 @@ public struct KafkaStatistics: Sendable, Decodable {
         name = try container.decode(String.self, forKey: .name)
         type = try container.decode(String.self, forKey: .type)
         queuedMessages = try container.decodeIfPresent(Int.self, forKey: .messageCount) ?? 0
+        requestsSent = try container.decodeIfPresent(Int.self, forKey: .requestsSent) ?? 0
+        messagesSent = try container.decodeIfPresent(Int.self, forKey: .messagesSent) ?? 0
         brokers = try container.decodeIfPresent([String: Broker].self, forKey: .brokers)?.values
             // librdkafka lists its internal pseudo-brokers (":0/internal") too.
             .filter { !$0.name.hasSuffix("/internal") }.sorted { $0.name < $1.name } ?? []

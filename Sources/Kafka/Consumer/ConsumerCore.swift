@@ -79,29 +79,54 @@ final class ConsumerCore: RebalanceHandler {
         applyBackPressure(handle)
         commitIfDue(handle)
 
-        guard let message = rd_kafka_consumer_poll(handle.pointer, 100) else { return }
-        defer { rd_kafka_message_destroy(message) }
+        // Block for the first message, then take whatever else librdkafka already holds without
+        // waiting: under load the application gets its messages in batches, one hand-off each.
+        // The batch never takes the buffer past its capacity: what is left stays in librdkafka's
+        // queue until the buffer drains (or the partitions pause).
+        let room = min(Self.maximumBatch, max(1, bufferCapacity - buffer.count))
+        guard var next = rd_kafka_consumer_poll(handle.pointer, 100) else { return }
+        var batch: [KafkaMessage] = []
+        var topics = TopicNames()
+        while true {
+            if let copy = accept(next, handle, topics: &topics) { batch.append(copy) }
+            rd_kafka_message_destroy(next)
+            guard batch.count < room, let following = rd_kafka_consumer_poll(handle.pointer, 0) else { break }
+            next = following
+        }
+        guard !batch.isEmpty else { return }
+        if isGroupMember {
+            progress.withLock { progress in
+                for message in batch { progress.handedOut(KafkaTopicPartition(topic: message.topic, partition: message.partition), offset: message.offset) }
+            }
+        } else {
+            resumeOffsets.withLock { offsets in
+                for message in batch { offsets[KafkaTopicPartition(topic: message.topic, partition: message.partition)] = message.offset + 1 }
+            }
+        }
+        buffer.push(batch)
+    }
+
+    /// The most messages handed to the application in one batch.
+    private static let maximumBatch = 512
+
+    /// Copies one polled message out of librdkafka, or returns `nil` when it is an error, was
+    /// fetched after delivery stopped, or belongs to an offset gap being re-read.
+    private func accept(_ message: UnsafeMutablePointer<rd_kafka_message_t>, _ handle: KafkaHandle, topics: inout TopicNames) -> KafkaMessage? {
         let code = message.pointee.err
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
             let error = KafkaError(code, message: rd_kafka_message_errstr(message).map { String(cString: $0) })
             handle.callbacks.connectivity.record(error: error)
             logger.warning("consumer error", metadata: ["kafka.error": "\(error)"])
-            return
+            return nil
         }
         if pollState.withLock({ $0.deliveryStopped }) {
-            return  // fetched before the pause took effect; read again by the next owner
+            return nil  // fetched before the pause took effect; read again by the next owner
         }
-        let partition = KafkaTopicPartition(topic: String(cString: rd_kafka_topic_name(message.pointee.rkt)), partition: message.pointee.partition)
-        if healOffsetGaps, rereadGap(before: message.pointee.offset, in: partition, handle) {
-            return
+        let topic = topics.name(of: message.pointee.rkt)
+        if healOffsetGaps, rereadGap(before: message.pointee.offset, in: KafkaTopicPartition(topic: topic, partition: message.pointee.partition), handle) {
+            return nil
         }
-        let copy = KafkaMessage(copying: message)
-        if isGroupMember {
-            progress.withLock { $0.handedOut(partition, offset: copy.offset) }
-        } else {
-            resumeOffsets.withLock { $0[partition] = copy.offset + 1 }
-        }
-        buffer.push(copy)
+        return KafkaMessage(copying: message, topic: topic)
     }
 
     /// Handles a message at `offset` against the offset expected next in its partition. Returns
@@ -136,6 +161,12 @@ final class ConsumerCore: RebalanceHandler {
         return true
     }
 
+    /// Forgets where a rebuilt client would resume in `topics` (they were created again).
+    func forgetResumeOffsets(of topics: Set<String>) {
+        guard !topics.isEmpty else { return }
+        resumeOffsets.withLock { offsets in offsets = offsets.filter { !topics.contains($0.key.topic) } }
+    }
+
     /// Forgets the offsets expected next: a new assignment starts wherever it starts.
     private func forgetExpectedOffsets() {
         pollState.withLock { state in
@@ -147,6 +178,12 @@ final class ConsumerCore: RebalanceHandler {
     /// Assigns the subscription's partitions at the offsets the broker reports now, so that
     /// "positioned" is a fact rather than a hope: `OFFSET_END` would be resolved later, and
     /// records produced in between would be skipped.
+    ///
+    /// Nothing here takes the high watermark for a record count. Starting at the end starts at
+    /// it: a broker that under-reports it (Tansu 0.6 reports the last batch's first offset + 1)
+    /// makes the consumer read the tail of that batch again, never skip a record. A rebuilt
+    /// client resumes where it left off when the broker's log reaches that far, and from the
+    /// log's start otherwise: under-reporting can only make it read again.
     private func assignExplicitly(_ handle: KafkaHandle) throws {
         let partitions: [KafkaTopicPartition]
         let start: KafkaConsumer.StartPosition
@@ -169,9 +206,11 @@ final class ConsumerCore: RebalanceHandler {
         let entries = try partitions.map { partition in
             let marks = try handle.watermarks(of: partition, timeout: .seconds(2))
             if let offset = resume[partition] {
-                // Resuming after a rebuild: where we left off, unless the broker no longer has
-                // that offset (its log was lost or truncated), then from what it has.
-                return (partition, offset: (marks.low...marks.high).contains(offset) ? offset : marks.low)
+                // Resuming after a rebuild: where we left off, unless the broker's log now ends
+                // before that (it came back without its data), then from what it has. A broker
+                // that under-reports its high watermark makes this read the partition again,
+                // never skip a record.
+                return (partition, offset: offset <= marks.high ? max(offset, marks.low) : marks.low)
             }
             return (partition, offset: start == .end ? marks.high : marks.low)
         }

@@ -101,8 +101,14 @@ public final class KafkaConsumer: Sendable {
             // directly; this one is never joined and never committed to.
             enforced["group.id"] = "demosync-assign-\(UUID().uuidString.lowercased())"
         }
+        var settings = componentSettings
+        if case .group = subscription {} else if settings["auto.offset.reset"] == nil {
+            // An assigned offset the broker no longer has (its log was lost or truncated) restarts
+            // the partition from what it has: reading a record twice is safer than skipping one.
+            settings["auto.offset.reset"] = "earliest"
+        }
         self.properties = try configuration.resolvedProperties(
-            for: .consumer, componentSettings: componentSettings.withStatistics(statisticsHandler != nil), enforced: enforced)
+            for: .consumer, componentSettings: settings.withStatistics(statisticsHandler != nil), enforced: enforced)
         self.callbacks = ClientCallbacks(logger: logger, statisticsHandler: statisticsHandler, rebalanceHandler: core)
         self.core = core
         self.logger = logger
@@ -154,6 +160,11 @@ public final class KafkaConsumer: Sendable {
                         self.logger.notice("Kafka brokers reachable again with the same topics; keeping the consumer")
                         self.recoveries.withLock { $0.keptClient += 1 }
                         continue
+                    }
+                    if let before = known, let now {
+                        // Topics created again are new logs: the offsets read in the old ones
+                        // mean nothing there.
+                        self.core.forgetResumeOffsets(of: Set(before.keys.filter { before[$0] != now[$0] }))
                     }
                     await self.rebuild()
                     self.recoveries.withLock { $0.rebuiltClient += 1 }
@@ -217,6 +228,13 @@ public final class KafkaConsumer: Sendable {
     /// the consumer is closed or ``stopDelivering()`` is called, or the iterating task is
     /// cancelled.
     public var messages: KafkaConsumerMessages { KafkaConsumerMessages(buffer: core.buffer) }
+
+    /// The same messages in batches of what has arrived since the last read (at most
+    /// `maximumCount` each): one wake-up per batch rather than per message. Read either this or
+    /// ``messages``, from one task.
+    public func batches(maximumCount: Int = 512) -> KafkaConsumerBatches {
+        KafkaConsumerBatches(buffer: core.buffer, maximumCount: max(1, maximumCount))
+    }
 
     /// Marks a message as processed, making its offset committable once every earlier message of
     /// its partition is processed too. Messages of partitions revoked meanwhile are ignored.
@@ -329,5 +347,30 @@ public struct KafkaConsumerMessages: AsyncSequence, Sendable {
 
     public func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(buffer: buffer)
+    }
+}
+
+/// The messages of a ``KafkaConsumer`` in batches, in order per partition.
+public struct KafkaConsumerBatches: AsyncSequence, Sendable {
+    public typealias Element = [KafkaMessage]
+    let buffer: MessageBuffer
+    let maximumCount: Int
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let buffer: MessageBuffer
+        let maximumCount: Int
+
+        public mutating func next() async -> [KafkaMessage]? {
+            await buffer.nextBatch(maximumCount: maximumCount)
+        }
+
+        /// The next batch, of at most `maximumCount` messages this time.
+        public mutating func next(maximumCount: Int) async -> [KafkaMessage]? {
+            await buffer.nextBatch(maximumCount: Swift.max(1, maximumCount))
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(buffer: buffer, maximumCount: maximumCount)
     }
 }

@@ -1,14 +1,16 @@
 import DequeModule
 import Synchronization
 
-/// The hand-off between a consumer's polling thread and the one task that iterates its messages.
+/// The hand-off between a consumer's polling thread and the one task that reads its messages.
 ///
-/// The polling thread pushes without ever blocking; the consumer watches ``count`` and pauses its
-/// partitions when the buffer is full, so memory stays bounded whatever the backlog.
+/// The polling thread pushes a batch at a time without ever blocking; the consumer watches
+/// ``count`` and pauses its partitions when the buffer is full, so memory stays bounded whatever
+/// the backlog. The reader takes one message or a whole batch at a time: one wake-up per batch.
 final class MessageBuffer: Sendable {
     private struct State {
         var messages: Deque<KafkaMessage> = []
-        var waiter: CheckedContinuation<KafkaMessage?, Never>?
+        /// The reader, suspended until a push (or finish) wakes it.
+        var waiter: CheckedContinuation<Void, Never>?
         var finished = false
     }
 
@@ -16,21 +18,15 @@ final class MessageBuffer: Sendable {
 
     var count: Int { state.withLock { $0.messages.count } }
 
-    /// Adds a message, handing it straight to a waiting reader if there is one. Returns the number
-    /// of messages left buffered.
-    @discardableResult
-    func push(_ message: KafkaMessage) -> Int {
-        let (waiter, count) = state.withLock { state -> (CheckedContinuation<KafkaMessage?, Never>?, Int) in
-            guard !state.finished else { return (nil, state.messages.count) }
-            if let waiter = state.waiter {
-                state.waiter = nil
-                return (waiter, state.messages.count)
-            }
-            state.messages.append(message)
-            return (nil, state.messages.count)
+    /// Adds messages and wakes the reader if it waits.
+    func push(_ batch: [KafkaMessage]) {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard !state.finished else { return nil }
+            state.messages.append(contentsOf: batch)
+            defer { state.waiter = nil }
+            return state.waiter
         }
-        waiter?.resume(returning: message)
-        return count
+        waiter?.resume()
     }
 
     /// Drops buffered messages that match, for example those of partitions just revoked.
@@ -38,8 +34,8 @@ final class MessageBuffer: Sendable {
         state.withLock { $0.messages.removeAll(where: shouldRemove) }
     }
 
-    /// Ends the sequence: the reader gets `nil` once the buffer is empty... or at once, since a
-    /// closed consumer must not hand out messages whose offsets can no longer be committed.
+    /// Ends the sequence at once, dropping what is buffered: a closed consumer must not hand out
+    /// messages whose offsets can no longer be committed.
     func finish() {
         let waiter = state.withLock { state in
             state.finished = true
@@ -47,30 +43,59 @@ final class MessageBuffer: Sendable {
             defer { state.waiter = nil }
             return state.waiter
         }
-        waiter?.resume(returning: nil)
+        waiter?.resume()
     }
 
-    /// The next message, waiting for one if necessary; `nil` once finished or when the calling task
-    /// is cancelled.
+    /// The next message, waiting for one if necessary; `nil` once finished or when the calling
+    /// task is cancelled.
     func next() async -> KafkaMessage? {
-        if let ready = state.withLock({ $0.messages.popFirst() }) { return ready }
-        return await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                let immediate: KafkaMessage?? = state.withLock { state in
-                    if let message = state.messages.popFirst() { return .some(message) }
-                    if state.finished || Task.isCancelled { return .some(nil) }
-                    precondition(state.waiter == nil, "a consumer's messages may be iterated by one task only")
-                    state.waiter = continuation
-                    return .none
+        await nextBatch(maximumCount: 1)?.first
+    }
+
+    /// Up to `maximumCount` buffered messages (at least one), waiting for one if necessary; `nil`
+    /// once finished or when the calling task is cancelled.
+    func nextBatch(maximumCount: Int) async -> [KafkaMessage]? {
+        while true {
+            switch take(maximumCount) {
+            case .batch(let batch): return batch
+            case .finished: return nil
+            case .empty: break
+            }
+            guard !Task.isCancelled else { return nil }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    let wakeNow = state.withLock { state in
+                        if !state.messages.isEmpty || state.finished || Task.isCancelled { return true }
+                        precondition(state.waiter == nil, "a consumer's messages may be read by one task only")
+                        state.waiter = continuation
+                        return false
+                    }
+                    if wakeNow { continuation.resume() }
                 }
-                if case .some(let message) = immediate { continuation.resume(returning: message) }
+            } onCancel: {
+                let waiter = state.withLock { state in
+                    defer { state.waiter = nil }
+                    return state.waiter
+                }
+                waiter?.resume()
             }
-        } onCancel: {
-            let waiter = state.withLock { state in
-                defer { state.waiter = nil }
-                return state.waiter
-            }
-            waiter?.resume(returning: nil)
+        }
+    }
+
+    private enum Taken {
+        case batch([KafkaMessage])
+        case empty
+        case finished
+    }
+
+    private func take(_ maximumCount: Int) -> Taken {
+        state.withLock { state in
+            if state.finished { return .finished }
+            guard !state.messages.isEmpty else { return .empty }
+            let count = min(maximumCount, state.messages.count)
+            let batch = Array(state.messages.prefix(count))
+            state.messages.removeFirst(count)
+            return .batch(batch)
         }
     }
 }

@@ -82,6 +82,29 @@ public final class KafkaProducer: Sendable {
         return Client(handle: handle, pollingThread: pollingThread, probe: ConnectivityProbe(handle: handle))
     }
 
+    /// Hands a record to librdkafka and returns at once; `onDelivery` is called exactly once, on
+    /// the polling thread, when the broker acknowledged the record or it failed.
+    ///
+    /// The cheapest way to produce: no task and no continuation per record. `onDelivery` must
+    /// return quickly (hand the outcome off, never block).
+    ///
+    /// - Throws: a ``KafkaError`` (``KafkaError/persistence`` `.notPersisted`) when librdkafka
+    ///   refuses the record outright (queue full, unknown topic, closed producer); `onDelivery`
+    ///   is then never called.
+    public func produce(_ record: KafkaRecord, onDelivery: @escaping DeliveryCallback) throws(KafkaError) {
+        let opaque = DeliveryHandler(callback: onDelivery, topic: record.topic, connectivity: connectivity).retainedOpaque()
+        let error: KafkaError? = client.withLock { client in
+            guard let handle = client?.handle else {
+                return KafkaError(RD_KAFKA_RESP_ERR__DESTROY, message: "the producer is closed", persistence: .notPersisted)
+            }
+            return produce(record, on: handle, opaque: opaque)
+        }
+        if let error {
+            DeliveryHandler.abandon(opaque)
+            throw error
+        }
+    }
+
     /// Produces a record and returns once the broker has acknowledged it.
     ///
     /// Throws a ``KafkaError`` when librdkafka refuses the record (queue full, unknown topic, closed
@@ -90,20 +113,15 @@ public final class KafkaProducer: Sendable {
     /// a record already handed to librdkafka, so this waits for its report in any case (bounded by
     /// `message.timeout.ms`).
     @discardableResult
-    public func send(_ record: KafkaRecord) async throws -> KafkaDeliveryReport {
-        try await withCheckedThrowingContinuation { continuation in
-            let promise = DeliveryPromise(continuation: continuation, topic: record.topic, connectivity: connectivity)
-            let opaque = promise.retainedOpaque()
-            let error: KafkaError? = client.withLock { client in
-                guard let handle = client?.handle else {
-                    return KafkaError(RD_KAFKA_RESP_ERR__DESTROY, message: "the producer is closed", persistence: .notPersisted)
-                }
-                return produce(record, on: handle, opaque: opaque)
-            }
-            if let error {
-                DeliveryPromise.abandon(opaque, error: error)
+    public func send(_ record: KafkaRecord) async throws(KafkaError) -> KafkaDeliveryReport {
+        let outcome: DeliveryOutcome = await withCheckedContinuation { continuation in
+            do throws(KafkaError) {
+                try produce(record) { continuation.resume(returning: $0) }
+            } catch {
+                continuation.resume(returning: .failure(error))
             }
         }
+        return try outcome.get()
     }
 
     /// Replaces the librdkafka client after a fatal error. Sends from now on use the new client;

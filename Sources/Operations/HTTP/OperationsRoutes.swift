@@ -1,5 +1,5 @@
 import Hummingbird
-import JSONWriting
+import JSONText
 
 /// The routes every DemoSync process exposes to operators: `GET /health/live` (the process
 /// answers), `GET /health/ready` (it can do its work) and `GET /metrics` (Prometheus text), each

@@ -1,5 +1,5 @@
 import Foundation
-import JSONWriting
+import JSONText
 import Logging
 import Synchronization
 

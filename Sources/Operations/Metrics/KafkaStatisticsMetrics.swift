@@ -13,6 +13,8 @@ public struct KafkaStatisticsMetrics: Sendable {
 
     public func record(_ statistics: KafkaStatistics) {
         Gauge(label: "demosync_kafka_queued_messages", dimensions: [("client", client)]).record(statistics.queuedMessages)
+        Gauge(label: "demosync_kafka_requests_sent", dimensions: [("client", client)]).record(statistics.requestsSent)
+        Gauge(label: "demosync_kafka_messages_sent", dimensions: [("client", client)]).record(statistics.messagesSent)
         for broker in statistics.brokers {
             let labels = [("client", client), ("broker", broker.name)]
             if let average = broker.roundTripAverage {

@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 
 /// Turns an untrusted HTTP body into a valid `CaptureRequest`, or says precisely what is wrong.
 ///

@@ -1,5 +1,6 @@
 import Kafka
 import Payments
+import PaymentsWire
 
 /// How `serve` talks to Kafka and how long it waits.
 public struct GatewayConfiguration: Sendable, Hashable {
@@ -16,6 +17,10 @@ public struct GatewayConfiguration: Sendable, Hashable {
     public var outcomeCapacity: Int
     /// How long to keep them.
     public var outcomeRetention: Duration
+    /// How many finished captures to remember by idempotency key, for replays.
+    public var idempotencyCapacity: Int
+    /// How long a finished capture is replayed for its key.
+    public var idempotencyRetention: Duration
 
     public init(
         kafka: KafkaConfiguration,
@@ -24,7 +29,9 @@ public struct GatewayConfiguration: Sendable, Hashable {
         maxPendingCaptures: Int = 50_000,
         replyRouting: ReplyRouting = .allPartitions,
         outcomeCapacity: Int = 100_000,
-        outcomeRetention: Duration = .seconds(3_600)
+        outcomeRetention: Duration = .seconds(3_600),
+        idempotencyCapacity: Int = 100_000,
+        idempotencyRetention: Duration = .seconds(24 * 3_600)
     ) {
         self.kafka = kafka
         self.topics = topics
@@ -33,5 +40,14 @@ public struct GatewayConfiguration: Sendable, Hashable {
         self.replyRouting = replyRouting
         self.outcomeCapacity = outcomeCapacity
         self.outcomeRetention = outcomeRetention
+        self.idempotencyCapacity = idempotencyCapacity
+        self.idempotencyRetention = idempotencyRetention
+    }
+
+    /// The correlation registry's part of it.
+    var registry: CorrelationRegistry.Configuration {
+        CorrelationRegistry.Configuration(
+            timeout: captureTimeout, maxPending: maxPendingCaptures, idempotencyCapacity: idempotencyCapacity,
+            idempotencyRetention: idempotencyRetention, outcomeCapacity: outcomeCapacity, outcomeRetention: outcomeRetention)
     }
 }

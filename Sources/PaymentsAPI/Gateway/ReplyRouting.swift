@@ -1,5 +1,6 @@
 import Kafka
 import Payments
+import PaymentsWire
 
 /// How a `serve` replica receives the replies to its own requests.
 public enum ReplyRouting: Sendable, Hashable {

@@ -4,10 +4,10 @@ import Logging
 import NIOCore
 import Payments
 
-/// `POST /api/v1/payments/capture`: validates the body, hands the capture to the gateway through
-/// the idempotency ledger, and answers with the processor's verdict or a JSON error.
+/// `POST /api/v1/payments/capture`: validates the body, hands the capture to the correlation
+/// registry, and answers with the processor's verdict or a JSON error.
 struct CaptureController: Sendable {
-    let captures: IdempotentCaptures
+    let registry: CorrelationRegistry
     let limits: HTTPLimits
     let disconnects: ClientDisconnectWatcher
     let metrics: CaptureMetrics
@@ -23,32 +23,7 @@ struct CaptureController: Sendable {
         do throws(APIError) {
             let idempotencyKey = try Self.idempotencyKey(of: request)
             let captureRequest = try await readCaptureRequest(&request)
-            // A client that goes away ends its wait through the ledger (no task per request to
-            // cancel); the capture itself goes on while anyone else waits for it.
-            let waiter = CaptureLedger.Waiter()
-            let captures = self.captures
-            let registration = context.channel.flatMap { channel in
-                disconnects.register(channel) { Task { await captures.abandon(waiter) } }
-            }
-            defer { disconnects.remove(registration) }
-            let result: Result<IdempotentCaptures.Result, CaptureLedger.Conflict>
-            do throws(CaptureLedger.Conflict) {
-                result = .success(try await captures.capture(captureRequest, idempotencyKey: idempotencyKey, waiter: waiter))
-            } catch {
-                result = .failure(error)
-            }
-            switch result {
-            case .success(let captured):
-                switch captured.outcome {
-                case .success(let response): outcome = .answered(response, replayed: captured.replayed)
-                case .failure(let error): outcome = .failed(error, captureRequest, replayed: captured.replayed)
-                }
-            case .failure:
-                throw APIError(
-                    .unprocessableContent, code: "idempotency_key_reused",
-                    message: "this idempotency key (or transaction id) was already used for a different request",
-                    field: idempotencyKey == nil ? "transaction_id" : "Idempotency-Key")
-            }
+            outcome = await submit(CaptureSubmission(captureRequest, idempotencyKey: idempotencyKey), channel: context.channel)
         } catch {
             outcome = .rejected(error)
         }
@@ -56,6 +31,31 @@ struct CaptureController: Sendable {
         metrics.record(outcome, duration: elapsed)
         outcome.log(to: context.logger, duration: elapsed)
         return try outcome.response()
+    }
+
+    /// Waits for the capture's answer through the registry. A client that goes away ends its
+    /// wait (no task per request to cancel); the capture itself goes on for its other waiters.
+    private func submit(_ submission: CaptureSubmission, channel: (any Channel)?) async -> CaptureOutcome {
+        let waiter = CaptureWaiter()
+        let registry = self.registry
+        let registration = channel.flatMap { channel in
+            disconnects.register(channel) {
+                if waiter.abandon() { Task { await registry.abandon(waiter, key: submission.key) } }
+            }
+        }
+        defer { disconnects.remove(registration) }
+        switch await registry.capture(submission, waiter: waiter) {
+        case .answered(let response, let replayed):
+            return .answered(response, replayed: replayed)
+        case .failed(let error, let replayed):
+            return .failed(error, submission.request, replayed: replayed)
+        case .conflict:
+            return .rejected(
+                APIError(
+                    .unprocessableContent, code: "idempotency_key_reused",
+                    message: "this idempotency key (or transaction id) was already used for a different request",
+                    field: submission.keyIsExplicit ? "Idempotency-Key" : "transaction_id"))
+        }
     }
 
     /// The `Idempotency-Key` header: 1 to 255 visible ASCII characters, or absent.

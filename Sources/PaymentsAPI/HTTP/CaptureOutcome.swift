@@ -131,17 +131,6 @@ enum CaptureOutcome: Sendable {
     }
 }
 
-extension CaptureError {
-    /// The correlation id, when the request got as far as being assigned one.
-    var correlationID: CorrelationID? {
-        switch self {
-        case .timedOut(let id), .processorError(let id, _): id
-        case .shuttingDown(let id), .clientGone(let id): id
-        case .unavailable, .overloaded: nil
-        }
-    }
-}
-
 extension HTTPField.Name {
     /// Set on an answer shared with an earlier or concurrent request of the same idempotency key.
     static let idempotentReplayed = Self("Idempotent-Replayed")!

@@ -5,7 +5,7 @@ import Payments
 /// `GET /api/v1/payments/{correlation_id}`: the outcome of a capture, for clients that got a 504
 /// (or lost the connection) and need to know whether the payment was captured.
 struct PaymentStatusController: Sendable {
-    let gateway: any PaymentGateway
+    let registry: CorrelationRegistry
 
     private struct Pending: Encodable {
         let correlationID: String
@@ -28,7 +28,7 @@ struct PaymentStatusController: Sendable {
         guard let id = CorrelationID(validating: text) else {
             throw APIError(.notFound, code: "not_found", message: "no capture has this correlation id")
         }
-        switch await gateway.lookUp(id) {
+        switch await registry.lookUp(id) {
         case .final(let response):
             return JSONResponse.make(status: .ok, body: response)
         case .pending:

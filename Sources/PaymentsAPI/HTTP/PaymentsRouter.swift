@@ -23,12 +23,9 @@ public enum PaymentsRouter {
         }
 
         let payments = router.group("api/v1/payments")
-        let ledger = CaptureLedger(capacity: configuration.idempotencyCapacity, retention: configuration.idempotencyRetention)
-        CaptureController(
-            captures: IdempotentCaptures(gateway: gateway, ledger: ledger), limits: configuration.limits, disconnects: disconnects,
-            metrics: CaptureMetrics()
-        ).addRoutes(to: payments)
-        PaymentStatusController(gateway: gateway).addRoutes(to: payments)
+        CaptureController(registry: gateway.registry, limits: configuration.limits, disconnects: disconnects, metrics: CaptureMetrics())
+            .addRoutes(to: payments)
+        PaymentStatusController(registry: gateway.registry).addRoutes(to: payments)
 
         (operations ?? OperationsRoutes(readiness: { gateway.readiness }, metrics: MetricsExport())).add(to: router)
 
@@ -39,20 +36,11 @@ public enum PaymentsRouter {
 /// The API's own settings (those of the HTTP layer, not of Kafka).
 public struct APIConfiguration: Sendable, Hashable {
     public var limits: HTTPLimits
-    /// How many idempotency keys to remember.
-    public var idempotencyCapacity: Int
-    /// How long a completed capture is replayed for its key.
-    public var idempotencyRetention: Duration
     /// Bearer tokens accepted on `/api/`; empty for no authentication.
     public var authTokens: [String]
 
-    public init(
-        limits: HTTPLimits = HTTPLimits(), idempotencyCapacity: Int = 100_000, idempotencyRetention: Duration = .seconds(24 * 3_600),
-        authTokens: [String] = []
-    ) {
+    public init(limits: HTTPLimits = HTTPLimits(), authTokens: [String] = []) {
         self.limits = limits
-        self.idempotencyCapacity = idempotencyCapacity
-        self.idempotencyRetention = idempotencyRetention
         self.authTokens = authTokens
     }
 }

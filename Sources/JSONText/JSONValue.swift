@@ -3,7 +3,7 @@
 /// `JSONDecoder` would hand amounts over as an already rounded `Decimal` and reports an
 /// out-of-range number anywhere as a failure of the whole document; keeping the text lets
 /// validation judge the exact amount and name the field at fault.
-enum JSONValue: Sendable {
+public enum JSONValue: Sendable {
     case object(JSONObject)
     case array([JSONValue])
     case string(String)
@@ -13,7 +13,7 @@ enum JSONValue: Sendable {
     case null
 
     /// The JSON type name used in error messages.
-    var typeName: String {
+    public var typeName: String {
         switch self {
         case .object: "object"
         case .array: "array"
@@ -26,22 +26,23 @@ enum JSONValue: Sendable {
 }
 
 /// A JSON object's members in document order, with duplicate keys already resolved.
-struct JSONObject: Sendable {
+public struct JSONObject: Sendable {
+    public init() {}
     /// Members in the order they were written; keys are unique.
-    private(set) var members: [(key: String, value: JSONValue)] = []
+    public private(set) var members: [(key: String, value: JSONValue)] = []
     private var seenKeys: Set<String> = []
 
     /// Adds a member. Returns `false`, adding nothing, when the key was already seen: decoders
     /// disagree on which of two values counts (JSONDecoder keeps the first, Go the last), and an
     /// amount must never be ambiguous, so the parser refuses the document.
-    mutating func add(key: String, value: JSONValue) -> Bool {
+    public mutating func add(key: String, value: JSONValue) -> Bool {
         guard seenKeys.insert(key).inserted else { return false }
         members.append((key, value))
         return true
     }
 
     /// The value for `key`, if present.
-    subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> JSONValue? {
         members.first { $0.key == key }?.value
     }
 }

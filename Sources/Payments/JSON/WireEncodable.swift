@@ -1,4 +1,4 @@
-import JSONWriting
+import JSONText
 
 /// A document DemoSync writes on every capture, encoded by hand: the same JSON as
 /// `JSONEncoder` with sorted keys would write (a test holds them to it), at a fraction of the
@@ -24,25 +24,6 @@ extension CaptureResponse: WireEncodable {
         writer.member("error_code", errorCode)
         writer.member("error_message", errorMessage)
         writer.member("status", status.text)
-        writer.member("transaction_id", transactionID)
-        writer.endObject()
-    }
-}
-
-extension PaymentRequestMessage: WireEncodable {
-    public func write(to writer: inout JSONWriter) {
-        writer.beginObject()
-        writer.member("amount", number: amount.description)
-        writer.member("correlation_id", correlationID.rawValue)
-        writer.member("currency", currency.code)
-        if let metadata {
-            writer.key("metadata")
-            writer.beginObject()
-            for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
-                writer.member(key, value)
-            }
-            writer.endObject()
-        }
         writer.member("transaction_id", transactionID)
         writer.endObject()
     }

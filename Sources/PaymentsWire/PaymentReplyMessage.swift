@@ -1,5 +1,6 @@
-import Foundation
+import JSONText
 import Kafka
+import Payments
 
 /// The reply record a processor produces: keyed by the correlation id, valued with the response
 /// body, and headed with the correlation id too.
@@ -7,7 +8,7 @@ public enum PaymentReplyMessage {
     /// The record that carries `response` to `destination`.
     public static func record(
         _ response: CaptureResponse, to destination: ReplyDestination, idempotencyKey: String? = nil
-    ) throws -> KafkaRecord {
+    ) -> KafkaRecord {
         var headers = [
             KafkaHeader(name: PaymentHeaders.correlationID, value: response.correlationID.rawValue),
             KafkaHeader(name: PaymentHeaders.contentType, value: "application/json"),
@@ -30,29 +31,23 @@ public enum PaymentReplyMessage {
         if let header = message.headers.lastValue(named: PaymentHeaders.correlationID).flatMap(CorrelationID.init(validating:)) {
             return header
         }
-        struct Body: Decodable { let correlation_id: String? }
-        return (try? JSONDecoder().decode(Body.self, from: Data(message.value)))?.correlation_id.flatMap(CorrelationID.init(validating:))
+        return (try? WireObject(message.value))?.string("correlation_id").flatMap(CorrelationID.init(validating:))
     }
 
     /// Decodes a reply's body. The correlation id in the result is the record's (see
     /// ``correlationID(of:)``), whatever the body says; a `processor-status: error` header makes
     /// the status `error` whatever the body says.
     public static func decode(_ message: KafkaMessage, correlationID: CorrelationID) throws(WireFormatError) -> CaptureResponse {
-        // Only `status` is required: a processor that matches on the key need not repeat the
-        // correlation id in the body.
-        struct Body: Decodable {
-            let transaction_id: String?
-            let status: CaptureStatus
-            let authorization_code: String?
-            let error_code: String?
-            let error_message: String?
-        }
         let processorFailed = message.headers.lastValue(named: PaymentHeaders.processorStatus)?.lowercased() == "error"
-        do {
-            let body = try JSONDecoder().decode(Body.self, from: Data(message.value))
+        do throws(WireFormatError) {
+            // Only `status` is required: a processor that matches on the key need not repeat the
+            // correlation id in the body.
+            let body = try WireObject(message.value)
+            guard let status = try body.optionalString("status") else { throw WireFormatError("the reply has no status") }
             return CaptureResponse(
-                correlationID: correlationID, transactionID: body.transaction_id ?? "", status: processorFailed ? .error : body.status,
-                authorizationCode: body.authorization_code, errorCode: body.error_code, errorMessage: body.error_message)
+                correlationID: correlationID, transactionID: try body.optionalString("transaction_id") ?? "",
+                status: processorFailed ? .error : CaptureStatus(status), authorizationCode: try body.optionalString("authorization_code"),
+                errorCode: try body.optionalString("error_code"), errorMessage: try body.optionalString("error_message"))
         } catch {
             guard processorFailed else { throw WireFormatError("the reply is not a capture response: \(error)") }
             // An error reply whose body is not a capture response still ends the wait, as an error.

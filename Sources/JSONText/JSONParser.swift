@@ -2,23 +2,23 @@
 ///
 /// Deliberately small: no comments, trailing commas, NaN or Infinity, and a nesting limit so a
 /// hostile body of ten thousand `[` cannot exhaust the stack through recursion.
-struct JSONParser {
+public struct JSONParser {
     /// Why the text is not JSON, with the byte offset where parsing stopped.
-    struct SyntaxError: Error, Sendable {
-        let reason: String
-        let offset: Int
+    public struct SyntaxError: Error, Sendable {
+        public let reason: String
+        public let offset: Int
         /// Set when the document is well-formed but repeats an object key.
-        var duplicateKey: String? = nil
+        public var duplicateKey: String? = nil
     }
 
     /// Deepest nesting accepted; a capture request needs two levels.
-    static let maximumDepth = 100
+    public static let maximumDepth = 100
 
     private let bytes: [UInt8]
     private var index: Int
 
     /// Parses a complete document. The bytes must already be known to be valid UTF-8.
-    static func parse(_ bytes: [UInt8]) throws(SyntaxError) -> JSONValue {
+    public static func parse(_ bytes: [UInt8]) throws(SyntaxError) -> JSONValue {
         var parser = JSONParser(bytes: bytes)
         // JSONDecoder tolerates a UTF-8 byte order mark; tolerate it too so both agree.
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { parser.index = 3 }
@@ -170,17 +170,43 @@ struct JSONParser {
         }
     }
 
-    /// Takes the longest run of number characters and lets `DecimalLiteral` judge the grammar,
-    /// so the parser and amount validation can never disagree on what a number is.
+    /// Takes the longest run of number characters and checks it against RFC 8259's grammar,
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, keeping the text exactly as written.
     private mutating func parseNumber() throws(SyntaxError) -> String {
         let start = index
         while index < bytes.count, Self.isNumberByte(bytes[index]) { index += 1 }
-        let text = String(decoding: bytes[start..<index], as: UTF8.self)
-        guard DecimalLiteral(text, grammar: .json) != nil else {
+        guard Self.isJSONNumber(bytes[start..<index]) else {
             index = start
             throw error("invalid number")
         }
-        return text
+        return String(decoding: bytes[start..<index], as: UTF8.self)
+    }
+
+    static func isJSONNumber(_ text: ArraySlice<UInt8>) -> Bool {
+        var position = text.startIndex
+        func digits() -> Int {
+            let first = position
+            while position < text.endIndex, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(text[position]) { position += 1 }
+            return position - first
+        }
+        func take(_ byte: UInt8) -> Bool {
+            guard position < text.endIndex, text[position] == byte else { return false }
+            position += 1
+            return true
+        }
+        _ = take(UInt8(ascii: "-"))
+        guard position < text.endIndex else { return false }
+        if take(UInt8(ascii: "0")) {
+            // no leading zeros
+        } else if digits() == 0 {
+            return false
+        }
+        if take(UInt8(ascii: ".")), digits() == 0 { return false }
+        if take(UInt8(ascii: "e")) || take(UInt8(ascii: "E")) {
+            if !take(UInt8(ascii: "+")) { _ = take(UInt8(ascii: "-")) }
+            if digits() == 0 { return false }
+        }
+        return position == text.endIndex
     }
 
     private static func isNumberByte(_ byte: UInt8) -> Bool {

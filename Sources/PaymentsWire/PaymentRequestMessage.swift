@@ -1,5 +1,6 @@
-import Foundation
+import JSONText
 import Kafka
+import Payments
 
 /// The request record that `serve` produces and a processor consumes: keyed by the correlation
 /// id, valued with the HTTP body plus `correlation_id`, exactly as the original did, with
@@ -26,7 +27,7 @@ public struct PaymentRequestMessage: Sendable, Hashable, Codable {
     }
 
     /// The record to produce.
-    public func record(topic: String, routing: RequestRouting = RequestRouting()) throws -> KafkaRecord {
+    public func record(topic: String, routing: RequestRouting = RequestRouting()) -> KafkaRecord {
         var headers = [
             KafkaHeader(name: PaymentHeaders.correlationID, value: correlationID.rawValue),
             KafkaHeader(name: PaymentHeaders.contentType, value: "application/json"),
@@ -63,21 +64,17 @@ public struct ReceivedPaymentRequest: Sendable, Hashable {
     /// Reads the correlation id from the key (as the original's processors did), else from the
     /// header, else from the body; and the transaction id from the body.
     public init(_ message: KafkaMessage) throws(WireFormatError) {
-        struct Body: Decodable {
-            let correlation_id: String?
-            let transaction_id: String?
-        }
-        let body: Body
-        do {
-            body = try JSONDecoder().decode(Body.self, from: Data(message.value))
+        let body: WireObject
+        do throws(WireFormatError) {
+            body = try WireObject(message.value)
         } catch {
-            throw WireFormatError("the request value is not a JSON object with string fields: \(error)")
+            throw WireFormatError("the request value is not a JSON object: \(error)")
         }
-        let candidates = [message.keyString, message.headers.lastValue(named: PaymentHeaders.correlationID), body.correlation_id]
+        let candidates = [message.keyString, message.headers.lastValue(named: PaymentHeaders.correlationID), body.string("correlation_id")]
         guard let correlationID = candidates.lazy.compactMap({ $0.flatMap(CorrelationID.init(validating:)) }).first else {
             throw WireFormatError("the request carries no valid correlation id (key, header or body)")
         }
-        guard let transactionID = body.transaction_id, !transactionID.isEmpty else {
+        guard let transactionID = body.string("transaction_id"), !transactionID.isEmpty else {
             throw WireFormatError("the request has no transaction_id")
         }
         self.correlationID = correlationID
@@ -89,5 +86,24 @@ public struct ReceivedPaymentRequest: Sendable, Hashable {
                 : ReplyDestination(topic: topic, partition: message.headers.lastValue(named: PaymentHeaders.replyPartition).flatMap { Int32($0) })
         }
         idempotencyKey = message.headers.lastValue(named: PaymentHeaders.idempotencyKey)
+    }
+}
+
+extension PaymentRequestMessage: WireEncodable {
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.member("amount", number: amount.description)
+        writer.member("correlation_id", correlationID.rawValue)
+        writer.member("currency", currency.code)
+        if let metadata {
+            writer.key("metadata")
+            writer.beginObject()
+            for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
+                writer.member(key, value)
+            }
+            writer.endObject()
+        }
+        writer.member("transaction_id", transactionID)
+        writer.endObject()
     }
 }

@@ -1,0 +1,18 @@
+/// A validated capture request with the name it goes by for idempotency, ready for the
+/// ``CorrelationRegistry``.
+public struct CaptureSubmission: Sendable, Hashable {
+    public let request: CaptureRequest
+    /// The `Idempotency-Key` header when the client sent one, else the transaction id.
+    public let key: String
+    /// Whether ``key`` is the client's `Idempotency-Key` (rather than the transaction id).
+    public let keyIsExplicit: Bool
+    /// What makes two requests under one key the same request (``CaptureFingerprint``).
+    public let fingerprint: String
+
+    public init(_ request: CaptureRequest, idempotencyKey: String?) {
+        self.request = request
+        key = idempotencyKey ?? request.transactionID
+        keyIsExplicit = idempotencyKey != nil
+        fingerprint = CaptureFingerprint.of(request)
+    }
+}

@@ -1,0 +1,236 @@
+import Synchronization
+
+/// Matches the processor's asynchronous answers to the HTTP requests waiting for them, and
+/// remembers captures by idempotency key so that a retried or duplicated capture never becomes a
+/// second request.
+///
+/// The actor is the one lock of the capture path. Its methods are synchronous transitions of a
+/// ``CaptureStateMachine`` plus what they call for: each waiting request is a
+/// `CheckedContinuation`, resumed exactly once; a request is handed to the ``CaptureTransport``
+/// from inside the transition that decided to send it, so no answer can arrive before its waiter
+/// is registered. Deadlines are served by one `Task`, which sleeps until the earliest one; it
+/// is replaced only when an earlier deadline appears.
+///
+/// One capture therefore costs one hop onto the actor and one continuation; answers arrive in
+/// batches (``deliver(_:)``), one hop per batch.
+public actor CorrelationRegistry {
+    /// How long captures wait, how many may, and how long what is learned is kept.
+    public struct Configuration: Sendable, Hashable {
+        /// How long an attempt waits for its answer before its waiters get a timeout.
+        public var timeout: Duration
+        /// Captures in flight at once; beyond it, new ones are refused as overloaded.
+        public var maxPending: Int
+        /// Finished captures remembered by idempotency key (for replays), and for how long.
+        public var idempotencyCapacity: Int
+        public var idempotencyRetention: Duration
+        /// Answers kept by correlation id (for outcome lookups), and for how long.
+        public var outcomeCapacity: Int
+        public var outcomeRetention: Duration
+
+        public init(
+            timeout: Duration = .seconds(30), maxPending: Int = 50_000, idempotencyCapacity: Int = 100_000,
+            idempotencyRetention: Duration = .seconds(24 * 3_600), outcomeCapacity: Int = 100_000, outcomeRetention: Duration = .seconds(3_600)
+        ) {
+            self.timeout = timeout
+            self.maxPending = maxPending
+            self.idempotencyCapacity = idempotencyCapacity
+            self.idempotencyRetention = idempotencyRetention
+            self.outcomeCapacity = outcomeCapacity
+            self.outcomeRetention = outcomeRetention
+        }
+    }
+
+    private typealias Machine = CaptureStateMachine<CheckedContinuation<CaptureAnswer, Never>>
+
+    private var machine: Machine
+    private let transport: any CaptureTransport
+    private let clock: any DeadlineClock
+    private var deadlineTimer: (task: Task<Void, Never>, at: Duration)?
+    private let pending = Atomic(0)
+    private let waiting = Atomic(0)
+    private let finishedCount = Atomic(0)
+
+    public init(configuration: Configuration, transport: any CaptureTransport, clock: any DeadlineClock = SystemDeadlineClock()) {
+        machine = Machine(
+            limits: .init(
+                timeout: configuration.timeout, maxPending: configuration.maxPending, idempotencyCapacity: configuration.idempotencyCapacity,
+                idempotencyRetention: configuration.idempotencyRetention, outcomeCapacity: configuration.outcomeCapacity,
+                outcomeRetention: configuration.outcomeRetention))
+        self.transport = transport
+        self.clock = clock
+    }
+
+    /// Captures in flight, readable without a hop onto the actor (gauges, health).
+    public nonisolated var pendingCount: Int { pending.load(ordering: .relaxed) }
+
+    /// HTTP requests waiting for an answer now (several may wait for one capture).
+    public nonisolated var waitingRequestCount: Int { waiting.load(ordering: .relaxed) }
+
+    /// Finished captures remembered for replay, as of the last change.
+    public nonisolated var rememberedCount: Int { finishedCount.load(ordering: .relaxed) }
+
+    /// Runs one capture request: replays the verdict of an earlier request with the same key,
+    /// joins the one in flight, refuses a different request under the same key, or sends a new
+    /// attempt and waits for its answer or its deadline.
+    ///
+    /// - Parameter waiter: this request's wait, which ``abandon(_:key:)`` ends when its client
+    ///   leaves.
+    public func capture(_ capture: CaptureSubmission, waiter: CaptureWaiter) async -> CaptureAnswer {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                begin(capture, waiter: waiter, continuation: continuation)
+            }
+        } onCancel: {
+            if waiter.abandon() {
+                Task { await self.abandon(waiter, key: capture.key) }
+            }
+        }
+    }
+
+    /// Hands answers from the processor to whoever waits for them, and keeps them for lookups.
+    /// Returns, per answer, what became of it.
+    @discardableResult
+    public func deliver(_ replies: [CaptureReply]) -> [ReplyDelivery] {
+        let now = clock.now()
+        var deliveries: [ReplyDelivery] = []
+        deliveries.reserveCapacity(replies.count)
+        for reply in replies {
+            let (delivery, resumed) = machine.deliver(reply, now: now)
+            deliveries.append(delivery)
+            resume(resumed)
+        }
+        publishCounts()
+        return deliveries
+    }
+
+    /// Ends one request's wait because its client went away (the capture itself goes on). Call
+    /// after ``CaptureWaiter/abandon()`` returned true.
+    public func abandon(_ waiter: CaptureWaiter, key: String) {
+        guard let (continuation, answer) = machine.abandon(waiterID: waiter.id, key: key) else { return }
+        continuation.resume(returning: answer)
+        publishCounts()
+    }
+
+    /// What is known of the capture an id names: its answer, that it is pending, or nothing.
+    public func lookUp(_ id: CorrelationID) -> PaymentLookup {
+        machine.lookUp(id, now: clock.now())
+    }
+
+    /// Refuses new captures and ends every wait in progress with
+    /// ``CaptureError/shuttingDown(_:)``.
+    public func shutdown() {
+        resume(machine.shutdown(now: clock.now()))
+        deadlineTimer?.task.cancel()
+        deadlineTimer = nil
+        publishCounts()
+    }
+
+    // MARK: Internals
+
+    private func begin(_ capture: CaptureSubmission, waiter: CaptureWaiter, continuation: CheckedContinuation<CaptureAnswer, Never>) {
+        guard !waiter.isAbandoned else {
+            continuation.resume(returning: .failed(.clientGone(nil), replayed: false))
+            return
+        }
+        let attempt = CorrelationID.random()
+        let now = clock.now()
+        switch machine.begin(
+            key: capture.key, fingerprint: capture.fingerprint, attempt: attempt, waiterID: waiter.id, waiter: continuation, now: now)
+        {
+        case .send(let deadline):
+            do throws(CaptureError) {
+                let wallDeadline = WallClock.nowMilliseconds() + machine.limits.timeout.wholeMilliseconds
+                try transport.send(capture.request, attempt: attempt, key: capture.key, deadline: wallDeadline) { [weak self] failure in
+                    guard failure.certainlyNotSent else { return }  // it may be in the topic: its answer may come
+                    Task { await self?.sendFailed(attempt, error: .unavailable(reason: failure.reason)) }
+                }
+                armDeadlineTimer(for: deadline)
+            } catch {
+                resume(machine.sendFailed(attempt, error: error, now: now))
+            }
+        case .joined:
+            break
+        case .replay(let response):
+            continuation.resume(returning: .answered(response, replayed: true))
+        case .conflict:
+            continuation.resume(returning: .conflict)
+        case .refused(let error):
+            continuation.resume(returning: .failed(error, replayed: false))
+        }
+        publishCounts()
+    }
+
+    private func sendFailed(_ attempt: CorrelationID, error: CaptureError) {
+        resume(machine.sendFailed(attempt, error: error, now: clock.now()))
+        publishCounts()
+    }
+
+    private func resume(_ resumed: [(CheckedContinuation<CaptureAnswer, Never>, CaptureAnswer)]) {
+        for (continuation, answer) in resumed {
+            continuation.resume(returning: answer)
+        }
+    }
+
+    /// Makes sure a timer fires by `deadline`. Deadlines mostly come in order, so this usually
+    /// finds the timer already set for an earlier one and does nothing.
+    private func armDeadlineTimer(for deadline: Duration) {
+        if let timer = deadlineTimer, timer.at <= deadline { return }
+        deadlineTimer?.task.cancel()
+        let clock = self.clock
+        let task = Task { [weak self] in
+            do {
+                try await clock.sleep(until: deadline)
+            } catch {
+                return  // replaced by a timer for an earlier deadline, or shut down
+            }
+            await self?.deadlineTimerFired()
+        }
+        deadlineTimer = (task, deadline)
+    }
+
+    private func deadlineTimerFired() {
+        deadlineTimer = nil
+        resume(machine.expire(now: clock.now()))
+        if let next = machine.nextDeadline { armDeadlineTimer(for: next) }
+        publishCounts()
+    }
+
+    private func publishCounts() {
+        pending.store(machine.pendingCount, ordering: .relaxed)
+        waiting.store(machine.waitingCount, ordering: .relaxed)
+        finishedCount.store(machine.finishedCount, ordering: .relaxed)
+    }
+}
+
+/// One HTTP request's wait for its capture, which its client's disconnect can end from outside
+/// the registry.
+///
+/// Abandoning is a flag first: a request whose client left before its wait began is refused at
+/// once when it gets there, so nothing is left behind for a wait that never started.
+public final class CaptureWaiter: Sendable {
+    private static let counter = Atomic<UInt64>(0)
+
+    /// Unique within the process.
+    public let id: UInt64
+    private let abandoned = Atomic(false)
+
+    public init() {
+        id = Self.counter.wrappingAdd(1, ordering: .relaxed).newValue
+    }
+
+    /// Marks the wait abandoned. Returns true the first time only; the caller then tells the
+    /// registry (``CorrelationRegistry/abandon(_:key:)``), in case the wait had begun.
+    @discardableResult
+    public func abandon() -> Bool {
+        !abandoned.exchange(true, ordering: .relaxed)
+    }
+
+    public var isAbandoned: Bool { abandoned.load(ordering: .relaxed) }
+}
+
+extension Duration {
+    /// Whole milliseconds.
+    public var wholeMilliseconds: Int64 {
+        components.seconds * 1_000 + components.attoseconds / 1_000_000_000_000_000
+    }
+}
