@@ -55,6 +55,7 @@ let package = Package(
             name: "Payments",
             dependencies: [
                 "JSONText",
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
             ],

@@ -19,7 +19,7 @@ struct ClientDisconnectTests {
         let gateway = try KafkaPaymentGateway(
             configuration: GatewayConfiguration(kafka: broker.configuration(), captureTimeout: .seconds(600)), logger: logger)
         let port = try FreePort.find()
-        let application = PaymentsServer.makeApplication(
+        let application = try PaymentsServer.makeHTTPServer(
             server: ServerConfiguration(host: "127.0.0.1", port: port), gateway: gateway, metrics: MetricsExport(), logger: logger)
         let server = Task { try await application.run() }
         let kafka = Task { try await PaymentsKafkaService(gateway: gateway).run() }

@@ -36,6 +36,8 @@ final class FakeGateway: PaymentGateway {
         transport.registry.withLock { $0 = registry }
         self.transport = transport
         self.registry = registry
+        // The registry's loop, for as long as the test process runs (a gateway per test).
+        Task { await registry.run() }
         readinessValue = Mutex(readiness)
     }
 
@@ -96,9 +98,10 @@ private final class ScriptedTransport: CaptureTransport {
     }
 
     func send(
-        _ request: CaptureRequest, attempt: CorrelationID, key: String, deadline: Int64, onFailure: @escaping @Sendable (SendFailure) -> Void
+        _ capture: CaptureSubmission, attempt: CorrelationID, deadline: Int64, onFailure: @escaping @Sendable (SendFailure) -> Void
     ) throws(CaptureError) {
-        let record = Sent(request: request, attempt: attempt, key: key)
+        let request = capture.request
+        let record = Sent(request: request, attempt: attempt, key: capture.key)
         sent.withLock { $0.append(record) }
         if case .refuse(let error) = script { throw error }
         let reply: CaptureResponse

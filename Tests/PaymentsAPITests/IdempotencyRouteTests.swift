@@ -241,9 +241,9 @@ struct BearerAuthenticationRouteTests {
     @Test("the token comparison looks at every byte and only accepts an exact match")
     func constantTimeComparison() {
         let expected = Array("secret-token-1234".utf8)
-        #expect(BearerTokenMiddleware<BasicRequestContext>.constantTimeEqual(expected, expected))
-        #expect(!BearerTokenMiddleware<BasicRequestContext>.constantTimeEqual(expected, Array("secret-token-1235".utf8)))
-        #expect(!BearerTokenMiddleware<BasicRequestContext>.constantTimeEqual(expected, Array("secret-token-12345".utf8)))
-        #expect(!BearerTokenMiddleware<BasicRequestContext>.constantTimeEqual(expected, []))
+        #expect(BearerAuthentication.constantTimeEqual(expected, expected))
+        #expect(!BearerAuthentication.constantTimeEqual(expected, Array("secret-token-1235".utf8)))
+        #expect(!BearerAuthentication.constantTimeEqual(expected, Array("secret-token-12345".utf8)))
+        #expect(!BearerAuthentication.constantTimeEqual(expected, []))
     }
 }

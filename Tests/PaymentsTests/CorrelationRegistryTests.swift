@@ -22,10 +22,10 @@ final class RecordingTransport: CaptureTransport {
     var attempts: [Sent] { sent.withLock { $0 } }
 
     func send(
-        _ request: CaptureRequest, attempt: CorrelationID, key: String, deadline: Int64, onFailure: @escaping @Sendable (SendFailure) -> Void
+        _ capture: CaptureSubmission, attempt: CorrelationID, deadline: Int64, onFailure: @escaping @Sendable (SendFailure) -> Void
     ) throws(CaptureError) {
         if let refusal { throw refusal }
-        sent.withLock { $0.append(Sent(request: request, attempt: attempt, key: key, onFailure: onFailure)) }
+        sent.withLock { $0.append(Sent(request: capture.request, attempt: attempt, key: capture.key, onFailure: onFailure)) }
     }
 
     /// Waits (yielding) until `count` attempts were sent.
@@ -33,6 +33,14 @@ final class RecordingTransport: CaptureTransport {
         for _ in 0..<10_000 where attempts.count < count {
             try? await Task.sleep(for: .milliseconds(1))
         }
+    }
+}
+
+extension CorrelationRegistry {
+    /// The registry with its loop running (until the test process ends).
+    nonisolated func started() -> CorrelationRegistry {
+        Task { await self.run() }
+        return self
     }
 }
 
@@ -48,7 +56,7 @@ struct CorrelationRegistryTests {
     @Test("a capture sends its request once and resumes with the verdict; nothing is left pending")
     func replyResumes() async throws {
         let transport = RecordingTransport()
-        let registry = CorrelationRegistry(configuration: .init(), transport: transport, clock: ManualDeadlineClock(ManualClock()))
+        let registry = CorrelationRegistry(configuration: .init(), transport: transport, clock: ManualDeadlineClock(ManualClock())).started()
         let waiting = Task { await registry.capture(Self.submission, waiter: CaptureWaiter()) }
         await transport.waitForAttempts(1)
         let attempt = try #require(transport.attempts.first).attempt
@@ -62,7 +70,7 @@ struct CorrelationRegistryTests {
     func deadline() async throws {
         let clock = ManualClock()
         let transport = RecordingTransport()
-        let registry = CorrelationRegistry(configuration: .init(timeout: .seconds(5)), transport: transport, clock: ManualDeadlineClock(clock))
+        let registry = CorrelationRegistry(configuration: .init(timeout: .seconds(5)), transport: transport, clock: ManualDeadlineClock(clock)).started()
         let waits = (0..<3).map { index in
             Task { await registry.capture(CaptureSubmission(Self.request, idempotencyKey: "key-\(index)"), waiter: CaptureWaiter()) }
         }
@@ -82,7 +90,8 @@ struct CorrelationRegistryTests {
     func sendFailures() async throws {
         let refusing = CorrelationRegistry(
             configuration: .init(), transport: RecordingTransport(refusing: .unavailable(reason: "brokers down")),
-            clock: ManualDeadlineClock(ManualClock()))
+            clock: ManualDeadlineClock(ManualClock())
+        ).started()
         guard case .failed(.unavailable(let reason), false) = await refusing.capture(Self.submission, waiter: CaptureWaiter()) else {
             Issue.record("expected unavailable"); return
         }
@@ -90,7 +99,7 @@ struct CorrelationRegistryTests {
         #expect(refusing.pendingCount == 0)
 
         let transport = RecordingTransport()
-        let registry = CorrelationRegistry(configuration: .init(), transport: transport, clock: ManualDeadlineClock(ManualClock()))
+        let registry = CorrelationRegistry(configuration: .init(), transport: transport, clock: ManualDeadlineClock(ManualClock())).started()
         let waiting = Task { await registry.capture(Self.submission, waiter: CaptureWaiter()) }
         await transport.waitForAttempts(1)
         transport.attempts[0].onFailure(SendFailure(reason: "may be in the topic", certainlyNotSent: false))
@@ -104,7 +113,7 @@ struct CorrelationRegistryTests {
     @Test("a waiter abandoned before its wait began is refused at once; abandoning after the answer is a no-op; nothing is held")
     func abandonedWaiters() async throws {
         let transport = RecordingTransport()
-        let registry = CorrelationRegistry(configuration: .init(), transport: transport, clock: ManualDeadlineClock(ManualClock()))
+        let registry = CorrelationRegistry(configuration: .init(), transport: transport, clock: ManualDeadlineClock(ManualClock())).started()
         let early = CaptureWaiter()
         #expect(early.abandon())
         await registry.abandon(early, key: Self.submission.key)  // arrives first: nothing to end yet
@@ -130,7 +139,7 @@ struct CorrelationRegistryTests {
     @Test("a waiter abandoned while waiting ends at once; the capture goes on and its verdict is replayed")
     func abandonWhileWaiting() async throws {
         let transport = RecordingTransport()
-        let registry = CorrelationRegistry(configuration: .init(), transport: transport, clock: ManualDeadlineClock(ManualClock()))
+        let registry = CorrelationRegistry(configuration: .init(), transport: transport, clock: ManualDeadlineClock(ManualClock())).started()
         let waiter = CaptureWaiter()
         let waiting = Task { await registry.capture(Self.submission, waiter: waiter) }
         await transport.waitForAttempts(1)
@@ -149,7 +158,7 @@ struct CorrelationRegistryTests {
     @Test("a cancelled waiting task is abandoned")
     func cancellation() async throws {
         let transport = RecordingTransport()
-        let registry = CorrelationRegistry(configuration: .init(), transport: transport, clock: ManualDeadlineClock(ManualClock()))
+        let registry = CorrelationRegistry(configuration: .init(), transport: transport, clock: ManualDeadlineClock(ManualClock())).started()
         let waiting = Task { await registry.capture(Self.submission, waiter: CaptureWaiter()) }
         await transport.waitForAttempts(1)
         waiting.cancel()
@@ -159,7 +168,7 @@ struct CorrelationRegistryTests {
     @Test("shutdown ends every wait with shutting_down and refuses new captures")
     func shutdown() async throws {
         let transport = RecordingTransport()
-        let registry = CorrelationRegistry(configuration: .init(), transport: transport, clock: ManualDeadlineClock(ManualClock()))
+        let registry = CorrelationRegistry(configuration: .init(), transport: transport, clock: ManualDeadlineClock(ManualClock())).started()
         let waiting = Task { await registry.capture(Self.submission, waiter: CaptureWaiter()) }
         await transport.waitForAttempts(1)
         await registry.shutdown()

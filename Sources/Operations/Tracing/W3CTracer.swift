@@ -27,6 +27,11 @@ public struct W3CTracer: Tracer {
         let own = parent?.child(spanID: W3CTraceContext.randomSpanID())
             ?? W3CTraceContext(traceID: W3CTraceContext.randomTraceID(), spanID: W3CTraceContext.randomSpanID())
         spanContext.w3cTraceContext = own
+        // Spans are only ever logged at debug level: below it they propagate the trace and record
+        // nothing (no attributes kept, no state allocated).
+        guard logger.logLevel <= .debug else {
+            return W3CSpan(operationName: operationName, context: spanContext, kind: kind, parentSpanID: parent?.spanID)
+        }
         return W3CSpan(
             operationName: operationName, context: spanContext, kind: kind, parentSpanID: parent?.spanID,
             startNanoseconds: instant().nanosecondsSinceEpoch, logger: logger)
@@ -65,8 +70,9 @@ public struct W3CSpan: Tracing.Span {
     public let kind: SpanKind
     public let parentSpanID: String?
     private let startNanoseconds: UInt64
-    private let state: SharedState
-    private let logger: Logger
+    /// `nil` for a span that records nothing.
+    private let state: SharedState?
+    private let logger: Logger?
 
     /// Reference storage, so that copies of the span (it is a struct) share one state.
     private final class SharedState: Sendable {
@@ -83,22 +89,32 @@ public struct W3CSpan: Tracing.Span {
         state = SharedState(State(operationName: operationName))
     }
 
+    /// A span that only carries its trace context on.
+    init(operationName: String, context: InstrumentationContext, kind: SpanKind, parentSpanID: String?) {
+        self.context = context
+        self.kind = kind
+        self.parentSpanID = parentSpanID
+        startNanoseconds = 0
+        logger = nil
+        state = nil
+    }
+
     public var traceContext: W3CTraceContext? { context.w3cTraceContext }
 
     public var operationName: String {
-        get { state.value.withLock { $0.operationName } }
-        nonmutating set { state.value.withLock { if !$0.ended { $0.operationName = newValue } } }
+        get { state?.value.withLock { $0.operationName } ?? "" }
+        nonmutating set { state?.value.withLock { if !$0.ended { $0.operationName = newValue } } }
     }
 
     public var attributes: SpanAttributes {
-        get { state.value.withLock { $0.attributes } }
-        nonmutating set { state.value.withLock { if !$0.ended { $0.attributes = newValue } } }
+        get { state?.value.withLock { $0.attributes } ?? [:] }
+        nonmutating set { state?.value.withLock { if !$0.ended { $0.attributes = newValue } } }
     }
 
-    public var isRecording: Bool { state.value.withLock { !$0.ended } }
+    public var isRecording: Bool { state?.value.withLock { !$0.ended } ?? false }
 
     public func setStatus(_ status: SpanStatus) {
-        state.value.withLock { if !$0.ended { $0.status = status } }
+        state?.value.withLock { if !$0.ended { $0.status = status } }
     }
 
     public func addEvent(_ event: SpanEvent) {}
@@ -110,12 +126,12 @@ public struct W3CSpan: Tracing.Span {
     public func addLink(_ link: SpanLink) {}
 
     public func end<Instant: TracerInstant>(at instant: @autoclosure () -> Instant) {
-        let ended = state.value.withLock { state -> State? in
+        let ended = state?.value.withLock { state -> State? in
             guard !state.ended else { return nil }
             state.ended = true
             return state
         }
-        guard let ended, let trace = context.w3cTraceContext else { return }
+        guard let ended, let logger, let trace = context.w3cTraceContext else { return }
         let elapsed = instant().nanosecondsSinceEpoch &- startNanoseconds
         logger.debug(
             "span",

@@ -1,6 +1,8 @@
+import ServiceContextModule
+
 /// A validated capture request with the name it goes by for idempotency, ready for the
 /// ``CorrelationRegistry``.
-public struct CaptureSubmission: Sendable, Hashable {
+public struct CaptureSubmission: Sendable {
     public let request: CaptureRequest
     /// The `Idempotency-Key` header when the client sent one, else the transaction id.
     public let key: String
@@ -8,6 +10,9 @@ public struct CaptureSubmission: Sendable, Hashable {
     public let keyIsExplicit: Bool
     /// What makes two requests under one key the same request (``CaptureFingerprint``).
     public let fingerprint: String
+    /// The trace the request belongs to, carried on to the processor: the registry sends the
+    /// request from its own task, where no task-local context is this request's.
+    public var traceContext: ServiceContext = .topLevel
 
     public init(_ request: CaptureRequest, idempotencyKey: String?) {
         self.request = request

@@ -5,15 +5,14 @@ public protocol CaptureTransport: Sendable {
     /// Hands the request of one attempt over for sending and returns at once.
     ///
     /// - Parameters:
+    ///   - capture: the request, its idempotency key and its trace context.
     ///   - attempt: the correlation id the request carries and its reply will carry.
-    ///   - key: the idempotency key that names the capture.
     ///   - deadline: when the requester stops waiting, in milliseconds since the Unix epoch.
     ///   - onFailure: called at most once, from any thread, when the request turns out not to
     ///     have been delivered after all.
     /// - Throws: when the request cannot be handed over (it was certainly not sent).
     func send(
-        _ request: CaptureRequest, attempt: CorrelationID, key: String, deadline: Int64,
-        onFailure: @escaping @Sendable (SendFailure) -> Void
+        _ capture: CaptureSubmission, attempt: CorrelationID, deadline: Int64, onFailure: @escaping @Sendable (SendFailure) -> Void
     ) throws(CaptureError)
 }
 

@@ -5,14 +5,16 @@ import Synchronization
 /// second request.
 ///
 /// The actor is the one lock of the capture path. Its methods are synchronous transitions of a
-/// ``CaptureStateMachine`` plus what they call for: each waiting request is a
-/// `CheckedContinuation`, resumed exactly once; a request is handed to the ``CaptureTransport``
-/// from inside the transition that decided to send it, so no answer can arrive before its waiter
-/// is registered. Deadlines are served by one `Task`, which sleeps until the earliest one; it
-/// is replaced only when an earlier deadline appears.
+/// ``CaptureStateMachine`` plus what they call for: each waiting request's `CheckedContinuation`
+/// (held in its ``CaptureWaiter``) is resumed exactly once, by the actor; a request is handed to
+/// the ``CaptureTransport`` from inside the transition that decided to send it, so no answer
+/// can arrive before its waiter is registered. Deadlines are served by one `Task`, which sleeps
+/// until the earliest one; it is replaced only when an earlier deadline appears.
 ///
-/// One capture therefore costs one hop onto the actor and one continuation; answers arrive in
-/// batches (``deliver(_:)``), one hop per batch.
+/// Requests reach the actor through an inbox that ``run()`` drains a batch at a time, and answers
+/// arrive in batches (``deliver(_:)``): one hop onto the actor per batch each way, and one
+/// continuation per request. The request waits on its waiter, off the actor, so that the async
+/// frames a pending capture holds are few.
 public actor CorrelationRegistry {
     /// How long captures wait, how many may, and how long what is learned is kept.
     public struct Configuration: Sendable, Hashable {
@@ -40,9 +42,10 @@ public actor CorrelationRegistry {
         }
     }
 
-    private typealias Machine = CaptureStateMachine<CheckedContinuation<CaptureAnswer, Never>>
+    private typealias Machine = CaptureStateMachine<CaptureWaiter>
 
     private var machine: Machine
+    private let inbox = SubmissionInbox()
     private let transport: any CaptureTransport
     private let clock: any DeadlineClock
     private var deadlineTimer: (task: Task<Void, Never>, at: Duration)?
@@ -75,16 +78,66 @@ public actor CorrelationRegistry {
     ///
     /// - Parameter waiter: this request's wait, which ``abandon(_:key:)`` ends when its client
     ///   leaves.
-    public func capture(_ capture: CaptureSubmission, waiter: CaptureWaiter) async -> CaptureAnswer {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                begin(capture, waiter: waiter, continuation: continuation)
-            }
+    /// Cancelling the calling task abandons the wait.
+    public nonisolated func capture(_ capture: CaptureSubmission, waiter: CaptureWaiter) async -> CaptureAnswer {
+        guard enqueue(capture, waiter: waiter) else { return .failed(.shuttingDown(nil), replayed: false) }
+        return await withTaskCancellationHandler {
+            await waiter.answer()
         } onCancel: {
             if waiter.abandon() {
                 Task { await self.abandon(waiter, key: capture.key) }
             }
         }
+    }
+
+    /// ``capture(_:waiter:)`` in two steps, for callers that keep their own frames few: leaves
+    /// the request for the registry (false once it shut down), after which its answer comes to
+    /// `waiter` (``CaptureWaiter/answer()``).
+    public nonisolated func enqueue(_ capture: CaptureSubmission, waiter: CaptureWaiter) -> Bool {
+        inbox.push((capture, waiter))
+    }
+
+    /// Takes capture requests from the inbox and registers them, a batch per hop onto the actor,
+    /// until ``shutdown()``. The registry answers no capture unless this runs.
+    public func run() async {
+        while let batch = await inbox.nextBatch() {
+            for (capture, waiter) in batch {
+                submit(capture, waiter: waiter)
+            }
+        }
+    }
+
+    /// Registers (and, for a new attempt, sends) one capture request; its answer goes to
+    /// `waiter` (``CaptureWaiter/answer()``), at once for a replay or a refusal.
+    func submit(_ capture: CaptureSubmission, waiter: CaptureWaiter) {
+        guard !waiter.isAbandoned else {
+            waiter.resume(.failed(.clientGone(nil), replayed: false))
+            return
+        }
+        let attempt = CorrelationID.random()
+        let now = clock.now()
+        switch machine.begin(key: capture.key, fingerprint: capture.fingerprint, attempt: attempt, waiterID: waiter.id, waiter: waiter, now: now) {
+        case .send(let deadline):
+            do throws(CaptureError) {
+                let wallDeadline = WallClock.nowMilliseconds() + machine.limits.timeout.wholeMilliseconds
+                try transport.send(capture, attempt: attempt, deadline: wallDeadline) { [weak self] failure in
+                    guard failure.certainlyNotSent else { return }  // it may be in the topic: its answer may come
+                    Task { await self?.sendFailed(attempt, error: .unavailable(reason: failure.reason)) }
+                }
+                armDeadlineTimer(for: deadline)
+            } catch {
+                resume(machine.sendFailed(attempt, error: error, now: now))
+            }
+        case .joined:
+            break
+        case .replay(let response):
+            waiter.resume(.answered(response, replayed: true))
+        case .conflict:
+            waiter.resume(.conflict)
+        case .refused(let error):
+            waiter.resume(.failed(error, replayed: false))
+        }
+        publishCounts()
     }
 
     /// Hands answers from the processor to whoever waits for them, and keeps them for lookups.
@@ -106,8 +159,8 @@ public actor CorrelationRegistry {
     /// Ends one request's wait because its client went away (the capture itself goes on). Call
     /// after ``CaptureWaiter/abandon()`` returned true.
     public func abandon(_ waiter: CaptureWaiter, key: String) {
-        guard let (continuation, answer) = machine.abandon(waiterID: waiter.id, key: key) else { return }
-        continuation.resume(returning: answer)
+        guard let (abandoned, answer) = machine.abandon(waiterID: waiter.id, key: key) else { return }
+        abandoned.resume(answer)
         publishCounts()
     }
 
@@ -119,6 +172,7 @@ public actor CorrelationRegistry {
     /// Refuses new captures and ends every wait in progress with
     /// ``CaptureError/shuttingDown(_:)``.
     public func shutdown() {
+        inbox.close()
         resume(machine.shutdown(now: clock.now()))
         deadlineTimer?.task.cancel()
         deadlineTimer = nil
@@ -127,47 +181,14 @@ public actor CorrelationRegistry {
 
     // MARK: Internals
 
-    private func begin(_ capture: CaptureSubmission, waiter: CaptureWaiter, continuation: CheckedContinuation<CaptureAnswer, Never>) {
-        guard !waiter.isAbandoned else {
-            continuation.resume(returning: .failed(.clientGone(nil), replayed: false))
-            return
-        }
-        let attempt = CorrelationID.random()
-        let now = clock.now()
-        switch machine.begin(
-            key: capture.key, fingerprint: capture.fingerprint, attempt: attempt, waiterID: waiter.id, waiter: continuation, now: now)
-        {
-        case .send(let deadline):
-            do throws(CaptureError) {
-                let wallDeadline = WallClock.nowMilliseconds() + machine.limits.timeout.wholeMilliseconds
-                try transport.send(capture.request, attempt: attempt, key: capture.key, deadline: wallDeadline) { [weak self] failure in
-                    guard failure.certainlyNotSent else { return }  // it may be in the topic: its answer may come
-                    Task { await self?.sendFailed(attempt, error: .unavailable(reason: failure.reason)) }
-                }
-                armDeadlineTimer(for: deadline)
-            } catch {
-                resume(machine.sendFailed(attempt, error: error, now: now))
-            }
-        case .joined:
-            break
-        case .replay(let response):
-            continuation.resume(returning: .answered(response, replayed: true))
-        case .conflict:
-            continuation.resume(returning: .conflict)
-        case .refused(let error):
-            continuation.resume(returning: .failed(error, replayed: false))
-        }
-        publishCounts()
-    }
-
     private func sendFailed(_ attempt: CorrelationID, error: CaptureError) {
         resume(machine.sendFailed(attempt, error: error, now: clock.now()))
         publishCounts()
     }
 
-    private func resume(_ resumed: [(CheckedContinuation<CaptureAnswer, Never>, CaptureAnswer)]) {
-        for (continuation, answer) in resumed {
-            continuation.resume(returning: answer)
+    private func resume(_ resumed: [(CaptureWaiter, CaptureAnswer)]) {
+        for (waiter, answer) in resumed {
+            waiter.resume(answer)
         }
     }
 
@@ -202,20 +223,65 @@ public actor CorrelationRegistry {
     }
 }
 
-/// One HTTP request's wait for its capture, which its client's disconnect can end from outside
-/// the registry.
+/// One HTTP request's wait for its capture: the slot the registry puts its answer in, which the
+/// request awaits (``answer()``), and which its client's disconnect can abandon from outside the
+/// registry.
 ///
 /// Abandoning is a flag first: a request whose client left before its wait began is refused at
 /// once when it gets there, so nothing is left behind for a wait that never started.
 public final class CaptureWaiter: Sendable {
+    private enum Slot {
+        case empty
+        case waiting(CheckedContinuation<CaptureAnswer, Never>)
+        case answered(CaptureAnswer)
+        case delivered
+    }
+
     private static let counter = Atomic<UInt64>(0)
 
     /// Unique within the process.
     public let id: UInt64
     private let abandoned = Atomic(false)
+    private let slot = Mutex(Slot.empty)
 
     public init() {
         id = Self.counter.wrappingAdd(1, ordering: .relaxed).newValue
+    }
+
+    /// The answer, once the registry gives it (at once if it already has). Awaited once.
+    public func answer() async -> CaptureAnswer {
+        await withCheckedContinuation { continuation in
+            let ready: CaptureAnswer? = slot.withLock { slot in
+                switch slot {
+                case .answered(let answer):
+                    slot = .delivered
+                    return answer
+                case .empty:
+                    slot = .waiting(continuation)
+                    return nil
+                case .waiting, .delivered:
+                    preconditionFailure("a capture's answer is awaited once")
+                }
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
+    /// Gives the answer (the registry does, once).
+    func resume(_ answer: CaptureAnswer) {
+        let continuation: CheckedContinuation<CaptureAnswer, Never>? = slot.withLock { slot in
+            switch slot {
+            case .empty:
+                slot = .answered(answer)
+                return nil
+            case .waiting(let continuation):
+                slot = .delivered
+                return continuation
+            case .answered, .delivered:
+                return nil
+            }
+        }
+        continuation?.resume(returning: answer)
     }
 
     /// Marks the wait abandoned. Returns true the first time only; the caller then tells the

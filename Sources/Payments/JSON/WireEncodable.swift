@@ -28,3 +28,15 @@ extension CaptureResponse: WireEncodable {
         writer.endObject()
     }
 }
+
+extension APIErrorBody: WireEncodable {
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.member("correlation_id", correlationID)
+        writer.member("error_code", errorCode)
+        writer.member("error_message", errorMessage)
+        writer.member("field", field)
+        writer.member("status_url", statusURL)
+        writer.endObject()
+    }
+}

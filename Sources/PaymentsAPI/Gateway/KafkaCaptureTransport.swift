@@ -25,19 +25,19 @@ struct KafkaCaptureTransport: CaptureTransport {
     let logger: Logger
 
     func send(
-        _ request: CaptureRequest, attempt: CorrelationID, key: String, deadline: Int64,
-        onFailure: @escaping @Sendable (SendFailure) -> Void
+        _ capture: CaptureSubmission, attempt: CorrelationID, deadline: Int64, onFailure: @escaping @Sendable (SendFailure) -> Void
     ) throws(CaptureError) {
         if let refusal = admission() { throw refusal }
+        let request = capture.request
         let partitions = requestPartitions.count
         let routing = RequestRouting(
             // By transaction id, which is what the processor deduplicates on: every request for one
             // transaction reaches the same partition, so the same processor, whatever its key.
             partition: partitions > 0 ? StablePartitioner.partition(for: request.transactionID, count: partitions) : nil,
-            deadlineMilliseconds: deadline, replyTo: replyTo, idempotencyKey: key)
+            deadlineMilliseconds: deadline, replyTo: replyTo, idempotencyKey: capture.key)
         var record = PaymentRequestMessage(correlationID: attempt, request: request).record(topic: requestTopic, routing: routing)
         // The request carries the trace on to the processor, as a child of the HTTP request's span.
-        let span = startSpan("produce capture request", ofKind: .producer)
+        let span = startSpan("produce capture request", context: capture.traceContext, ofKind: .producer)
         InstrumentationSystem.instrument.inject(span.context, into: &record.headers, using: KafkaHeadersInjector())
         let logger = self.logger
         let produceFailures = self.produceFailures

@@ -24,6 +24,11 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
+        response()
+    }
+
+    /// The error as an HTTP response.
+    public func response() -> Response {
         JSONResponse.make(status: status, body: body, headers: headers)
     }
 }

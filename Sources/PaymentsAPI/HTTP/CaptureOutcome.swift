@@ -11,6 +11,22 @@ enum CaptureOutcome: Sendable {
     case failed(CaptureError, CaptureRequest, replayed: Bool)
     case rejected(APIError)
 
+    /// What the registry answered for `submission`.
+    init(_ answer: CaptureAnswer, for submission: CaptureSubmission) {
+        switch answer {
+        case .answered(let response, let replayed):
+            self = .answered(response, replayed: replayed)
+        case .failed(let error, let replayed):
+            self = .failed(error, submission.request, replayed: replayed)
+        case .conflict:
+            self = .rejected(
+                APIError(
+                    .unprocessableContent, code: "idempotency_key_reused",
+                    message: "this idempotency key (or transaction id) was already used for a different request",
+                    field: submission.keyIsExplicit ? "Idempotency-Key" : "transaction_id"))
+        }
+    }
+
     /// Where the outcome of a capture can be asked for.
     static func statusPath(_ id: CorrelationID) -> String { "/api/v1/payments/\(id.rawValue)" }
 
@@ -36,7 +52,7 @@ enum CaptureOutcome: Sendable {
         }
     }
 
-    func response() throws -> Response {
+    func response() -> Response {
         switch self {
         case .answered(let response, let replayed):
             switch response.status {
@@ -46,23 +62,25 @@ enum CaptureOutcome: Sendable {
                 return JSONResponse.make(status: .ok, body: response, headers: headers)
             case .expired:
                 let path = Self.statusPath(response.correlationID)
-                throw APIError(
+                return APIError(
                     .gatewayTimeout, code: "deadline_exceeded",
                     message: "the processor got the request after its deadline and did not process it; nothing was captured, a retry is safe",
-                    correlationID: response.correlationID, statusURL: path, headers: Self.replayHeaders(replayed, [.location: path]))
+                    correlationID: response.correlationID, statusURL: path, headers: Self.replayHeaders(replayed, [.location: path])
+                ).response()
             case .error, .other:
                 let detail = [response.errorCode, response.errorMessage].compactMap { $0 }.joined(separator: ": ")
-                throw APIError(
+                return APIError(
                     .badGateway, code: "processor_error",
                     message: "the processor answered with status \"\(response.status)\"\(detail.isEmpty ? "" : " (\(detail))")",
-                    correlationID: response.correlationID, headers: Self.replayHeaders(replayed, [:]))
+                    correlationID: response.correlationID, headers: Self.replayHeaders(replayed, [:])
+                ).response()
             }
         case .failed(let error, _, let replayed):
             var apiError = Self.apiError(for: error)
             apiError.headers = Self.replayHeaders(replayed, apiError.headers)
-            throw apiError
+            return apiError.response()
         case .rejected(let error):
-            throw error
+            return error.response()
         }
     }
 
@@ -106,7 +124,7 @@ enum CaptureOutcome: Sendable {
         }
     }
 
-    func log(to logger: Logger, duration: Duration) {
+    func log(to logger: Logger, duration: Duration, trace: ServiceContext) {
         var metadata: Logger.Metadata = [
             "outcome": "\(label)",
             "duration_ms": "\(duration.wholeMilliseconds)",
@@ -124,7 +142,7 @@ enum CaptureOutcome: Sendable {
         case .rejected(let error):
             metadata["error_code"] = "\(error.body.errorCode)"
         }
-        if let trace = InstrumentationContext.current?.w3cTraceContext {
+        if let trace = trace.w3cTraceContext {
             metadata["trace_id"] = "\(trace.traceID)"
         }
         logger.info("capture", metadata: metadata)

@@ -11,7 +11,8 @@ import Synchronization
 /// requests in progress on that connection are told.
 final class ClientDisconnectWatcher: Sendable {
     private struct Connection {
-        var handlers: [UInt64: @Sendable () -> Void] = [:]
+        /// Usually one: HTTP/1.1 clients rarely pipeline.
+        var handlers: [(token: UInt64, handler: @Sendable () -> Void)] = []
         var inputClosed = false
     }
 
@@ -35,7 +36,7 @@ final class ClientDisconnectWatcher: Sendable {
         let token: UInt64? = state.withLock { state in
             if state.connections[connection]?.inputClosed == true { return nil }
             state.nextToken &+= 1
-            state.connections[connection, default: Connection()].handlers[state.nextToken] = handler
+            state.connections[connection, default: Connection()].handlers.append((state.nextToken, handler))
             return state.nextToken
         }
         guard let token else {
@@ -47,14 +48,14 @@ final class ClientDisconnectWatcher: Sendable {
 
     func remove(_ registration: Registration?) {
         guard let registration else { return }
-        state.withLock { _ = $0.connections[registration.connection]?.handlers.removeValue(forKey: registration.token) }
+        state.withLock { $0.connections[registration.connection]?.handlers.removeAll { $0.token == registration.token } }
     }
 
     /// The client closed its side: no more requests will come on this connection, and nobody
     /// will read the answers of those in progress.
     func inputClosed(_ channel: any Channel) {
         let handlers = state.withLock { state in
-            let handlers = state.connections[ObjectIdentifier(channel)]?.handlers.values.map { $0 } ?? []
+            let handlers = state.connections[ObjectIdentifier(channel)]?.handlers.map(\.handler) ?? []
             state.connections[ObjectIdentifier(channel)] = Connection(inputClosed: true)
             return handlers
         }
@@ -63,7 +64,7 @@ final class ClientDisconnectWatcher: Sendable {
 
     /// The connection is gone.
     func closed(_ channel: any Channel) {
-        let handlers = state.withLock { $0.connections.removeValue(forKey: ObjectIdentifier(channel))?.handlers.values.map { $0 } } ?? []
+        let handlers = state.withLock { $0.connections.removeValue(forKey: ObjectIdentifier(channel))?.handlers.map(\.handler) } ?? []
         handlers.forEach { $0() }
     }
 }

@@ -19,12 +19,11 @@ public enum PaymentsRouter {
         if !configuration.authTokens.isEmpty {
             // At the router, not the group, so that every /api/ path is covered, unknown ones and
             // wrong methods included: nothing about the API is told to an unauthenticated client.
-            router.middlewares.add(BearerTokenMiddleware(tokens: configuration.authTokens, protectedPathPrefix: "/api/"))
+            router.middlewares.add(BearerTokenMiddleware(authentication: BearerAuthentication(tokens: configuration.authTokens, protectedPathPrefix: "/api/")))
         }
 
         let payments = router.group("api/v1/payments")
-        CaptureController(registry: gateway.registry, limits: configuration.limits, disconnects: disconnects, metrics: CaptureMetrics())
-            .addRoutes(to: payments)
+        CaptureEndpoint(gateway: gateway, configuration: configuration, disconnects: disconnects).addRoute(to: payments)
         PaymentStatusController(registry: gateway.registry).addRoutes(to: payments)
 
         (operations ?? OperationsRoutes(readiness: { gateway.readiness }, metrics: MetricsExport())).add(to: router)

@@ -1,9 +1,11 @@
 import Logging
+import Payments
 import ServiceLifecycle
 
-/// Runs the gateway's background work beside the HTTP server: topic provisioning and reply
-/// delivery. On graceful shutdown (after the server has stopped taking requests and finished
-/// the ones in flight) it ends what is still waiting and closes the Kafka clients.
+/// Runs the gateway's background work beside the HTTP server: the correlation registry's loop,
+/// topic provisioning and reply delivery. On graceful shutdown (after the server has stopped
+/// taking requests and finished the ones in flight) it ends what is still waiting and closes the
+/// Kafka clients.
 public struct PaymentsKafkaService: Service {
     let gateway: KafkaPaymentGateway
 
@@ -13,6 +15,7 @@ public struct PaymentsKafkaService: Service {
 
     public func run() async throws {
         await withDiscardingTaskGroup { group in
+            group.addTask { await gateway.registry.run() }
             group.addTask { await gateway.deliverReplies() }
             group.addTask { await cancelWhenGracefulShutdown { await gateway.provisionTopics() } }
             group.addTask {

@@ -19,26 +19,20 @@ public struct ServerConfiguration: Sendable, Hashable {
 
 /// Assembles `serve`: the HTTP application and the Kafka gateway's service, shut down in order.
 public enum PaymentsServer {
-    /// The HTTP application alone (the Kafka service runs beside it, see ``run(server:gateway:metrics:logger:onServerRunning:)``).
-    public static func makeApplication(
+    /// The HTTP server alone (the Kafka service runs beside it, see ``run(server:gateway:metrics:logger:onServerRunning:)``).
+    public static func makeHTTPServer(
         server: ServerConfiguration, gateway: KafkaPaymentGateway, metrics: MetricsExport, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
+    ) throws -> some Service {
         let disconnects = ClientDisconnectWatcher()
-        let limits = server.api.limits
         let operations = OperationsRoutes(readiness: { gateway.readiness }, metrics: metrics)
         metrics.refreshBeforeRendering { gateway.recordGauges() }
-        return Application(
+        return try PaymentsHTTPServer(
+            configuration: server,
             router: PaymentsRouter.build(gateway: gateway, configuration: server.api, operations: operations, disconnects: disconnects),
-            server: .http1(
-                configuration: .init(
-                    additionalChannelHandlers: [ClientDisconnectHandler(watcher: disconnects)],
-                    idleTimeout: nil,
-                    httpDecoderConfiguration: .init(
-                        maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes, maxHeaderFieldCount: 100))),
-            configuration: .init(address: .hostname(server.host, port: server.port), serverName: "demosync"),
-            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? server.port) },
-            logger: logger)
+            capture: CaptureEndpoint(gateway: gateway, configuration: server.api, disconnects: disconnects),
+            additionalChannelHandlers: { [ReceiveBufferSizing(), ClientDisconnectHandler(watcher: disconnects)] }, logger: logger,
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? server.port) })
     }
 
     /// Runs `serve` until SIGTERM or SIGINT, then shuts down in order:
@@ -51,13 +45,13 @@ public enum PaymentsServer {
         server: ServerConfiguration, gateway: KafkaPaymentGateway, metrics: MetricsExport, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
-        let application = makeApplication(server: server, gateway: gateway, metrics: metrics, logger: logger, onServerRunning: onServerRunning)
+        let httpServer = try makeHTTPServer(server: server, gateway: gateway, metrics: metrics, logger: logger, onServerRunning: onServerRunning)
         // Services shut down in reverse order: the drain signal first, the Kafka service last.
         let group = ServiceGroup(
             configuration: .init(
                 services: [
                     .init(service: PaymentsKafkaService(gateway: gateway)),
-                    .init(service: application),
+                    .init(service: httpServer),
                     .init(service: DrainSignal { gateway.beginDraining() }),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],

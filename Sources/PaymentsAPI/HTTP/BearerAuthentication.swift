@@ -3,10 +3,9 @@ import Hummingbird
 
 /// Optional API authentication: every request under the protected path prefix must carry
 /// `Authorization: Bearer <token>` with one of the configured tokens, or gets 401 with
-/// `WWW-Authenticate`. Tokens are compared in constant
-/// time (the comparison's duration does not reveal how much of a guess was right) and never
-/// logged.
-struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+/// `WWW-Authenticate`. Tokens are compared in constant time (the comparison's duration does not
+/// reveal how much of a guess was right) and never logged.
+struct BearerAuthentication: Sendable {
     private let tokens: [[UInt8]]
     private let protectedPathPrefix: String
 
@@ -15,14 +14,15 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
         self.protectedPathPrefix = protectedPathPrefix
     }
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard request.uri.path.hasPrefix(protectedPathPrefix) else { return try await next(request, context) }
+    /// The 401 for a request that needs a token and lacks a valid one; `nil` when it may pass.
+    func refusal(of request: Request) -> APIError? {
+        guard request.uri.path.hasPrefix(protectedPathPrefix) else { return nil }
         guard let presented = Self.bearerToken(in: request), tokens.contains(where: { Self.constantTimeEqual($0, presented) }) else {
-            throw APIError(
+            return APIError(
                 .unauthorized, code: "unauthorized", message: "a valid bearer token is required (Authorization: Bearer <token>)",
                 headers: [.wwwAuthenticate: #"Bearer realm="demosync""#])
         }
-        return try await next(request, context)
+        return nil
     }
 
     private static func bearerToken(in request: Request) -> [UInt8]? {
@@ -39,5 +39,15 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
             difference |= expected[index] ^ (index < presented.count ? presented[index] : 0)
         }
         return difference == 0
+    }
+}
+
+/// ``BearerAuthentication`` for the router's routes.
+struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let authentication: BearerAuthentication
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let refusal = authentication.refusal(of: request) { throw refusal }
+        return try await next(request, context)
     }
 }

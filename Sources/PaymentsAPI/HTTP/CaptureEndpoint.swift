@@ -1,0 +1,135 @@
+import Foundation
+import Hummingbird
+import Instrumentation
+import Logging
+import NIOCore
+import Payments
+
+/// `POST /api/v1/payments/capture`: validates the body, hands the capture to the correlation
+/// registry, and answers with the processor's verdict or a JSON error.
+///
+/// The server calls ``respondDirectly(to:channel:logger:)`` for every capture, outside the
+/// router: a capture waits for its answer on its connection's task, and every async frame under
+/// that wait is memory held for as long as the capture is pending, so the path to it is kept
+/// short (no middleware, no router). It does what the router's middlewares do for other routes:
+/// authentication, the server span with `traceresponse`, the JSON error body. Under the router
+/// (``handle(request:context:)``, as the router tests run it) the middlewares do those.
+struct CaptureEndpoint: Sendable {
+    static let path = "/api/v1/payments/capture"
+
+    let registry: CorrelationRegistry
+    let limits: HTTPLimits
+    let authentication: BearerAuthentication?
+    let disconnects: ClientDisconnectWatcher
+    let metrics: CaptureMetrics
+
+    init(gateway: any PaymentGateway, configuration: APIConfiguration, disconnects: ClientDisconnectWatcher) {
+        registry = gateway.registry
+        limits = configuration.limits
+        authentication = configuration.authTokens.isEmpty ? nil : BearerAuthentication(tokens: configuration.authTokens, protectedPathPrefix: "/api/")
+        self.disconnects = disconnects
+        metrics = CaptureMetrics()
+    }
+
+    func addRoute(to group: RouterGroup<DemoSyncRequestContext>) {
+        group.post("capture", use: handle)
+    }
+
+    /// The route's handler under the router, whose middlewares authenticate and trace.
+    @Sendable func handle(request: Request, context: DemoSyncRequestContext) async throws -> Response {
+        await respond(to: request, body: await collectBody(of: request), channel: context.channel, logger: context.logger, fastPath: false)
+    }
+
+    /// The whole capture, as the server's fast path: with authentication and the server span.
+    /// The body is read first, so that the frames that read it and those that wait for the
+    /// answer are not stacked on each other.
+    func respondDirectly(to request: Request, channel: any Channel, logger: Logger) async -> Response {
+        let body = await collectBody(of: request)
+        return await respond(to: request, body: body, channel: channel, logger: logger, fastPath: true)
+    }
+
+    /// The body, or `nil` when it is larger than the limit.
+    private func collectBody(of request: Request) async -> ByteBuffer? {
+        try? await request.body.collect(upTo: limits.maxBodyBytes)
+    }
+
+    /// Reads the capture, waits for its answer, and answers; never throws (every failure is a
+    /// JSON error response). On the fast path it authenticates and opens the server span itself;
+    /// under the router its middlewares have, and the request carries the task's trace on.
+    ///
+    /// One function on purpose: each async call on the way to the wait is a frame the pending
+    /// capture holds.
+    private func respond(to request: Request, body: ByteBuffer?, channel: (any Channel)?, logger: Logger, fastPath: Bool) async -> Response {
+        if fastPath, let authentication, let refusal = authentication.refusal(of: request) {
+            return refusal.response()
+        }
+        let started = ContinuousClock.now
+        let span = fastPath ? ServerSpan(request, route: Self.path) : nil
+        let trace = span?.context ?? InstrumentationContext.current ?? .topLevel
+        let outcome: CaptureOutcome
+        switch Self.submission(from: request, body: body, limits: limits) {
+        case .success(var submission):
+            submission.traceContext = trace
+            // A client that goes away ends its wait (no task per request to cancel); the capture
+            // itself goes on for its other waiters.
+            let waiter = CaptureWaiter()
+            let registry = self.registry
+            let key = submission.key
+            let registration = channel.flatMap { channel in
+                disconnects.register(channel) {
+                    if waiter.abandon() { Task { await registry.abandon(waiter, key: key) } }
+                }
+            }
+            let answer = registry.enqueue(submission, waiter: waiter) ? await waiter.answer() : .failed(.shuttingDown(nil), replayed: false)
+            disconnects.remove(registration)
+            outcome = CaptureOutcome(answer, for: submission)
+        case .failure(let error):
+            outcome = .rejected(error)
+        }
+        let elapsed = started.duration(to: .now)
+        metrics.record(outcome, duration: elapsed)
+        outcome.log(to: logger, duration: elapsed, trace: trace)
+        var response = outcome.response()
+        span?.end(answering: &response)
+        return response
+    }
+
+    /// The validated capture and its idempotency key, or why not (400, 413, 415). `body` is `nil`
+    /// when it was larger than the limit.
+    private static func submission(from request: Request, body: ByteBuffer?, limits: HTTPLimits) -> Result<CaptureSubmission, APIError> {
+        do throws(APIError) {
+            let idempotencyKey = try Self.idempotencyKey(of: request)
+            if let contentType = request.headers[.contentType], !Self.isJSON(contentType) {
+                throw APIError(
+                    .unsupportedMediaType, code: "unsupported_media_type",
+                    message: "the body must be JSON (Content-Type: application/json), not \(contentType)")
+            }
+            guard let body else {
+                throw APIError(.contentTooLarge, code: "body_too_large", message: "the body is larger than \(limits.maxBodyBytes) bytes")
+            }
+            do {
+                return .success(CaptureSubmission(try CaptureRequestDecoder.decode(Array(buffer: body)), idempotencyKey: idempotencyKey))
+            } catch {
+                throw APIError(.badRequest, code: error.code, message: error.message, field: error.field)
+            }
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// The `Idempotency-Key` header: 1 to 255 visible ASCII characters, or absent.
+    private static func idempotencyKey(of request: Request) throws(APIError) -> String? {
+        guard let key = request.headers[.idempotencyKey] else { return nil }
+        guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw APIError(
+                .badRequest, code: "invalid_idempotency_key",
+                message: "the Idempotency-Key header must be 1 to 255 visible ASCII characters", field: "Idempotency-Key")
+        }
+        return key
+    }
+
+    private static func isJSON(_ contentType: String) -> Bool {
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
+    }
+}
