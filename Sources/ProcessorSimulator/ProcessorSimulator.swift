@@ -17,7 +17,9 @@ import Synchronization
 ///   crash means re-processing, never a request without an answer.
 /// - A request whose deadline has passed is not processed: it is answered `expired`.
 /// - A repeated transaction id gets its original verdict, from memory or from the verdict
-///   journal, which every simulator reads (see ``VerdictJournal``).
+///   journal, which a simulator reads whenever the group gives it partitions, before taking their
+///   requests (see ``VerdictJournal``, ``JournalCatchUps``); before partitions go to another
+///   simulator, what was started of them is finished and committed.
 /// - A malformed request is logged, counted and skipped.
 ///
 /// The work per request is in ``RequestPipeline``.
@@ -29,7 +31,7 @@ public final class ProcessorSimulator: Service {
     private let pipeline: RequestPipeline
     private let metrics = SimulatorMetrics()
     private let logger: Logger
-    private let journalCaughtUp = Atomic(false)
+    private let catchUps: JournalCatchUps
     private let provisioner: TopicProvisioner
 
     /// - Parameters:
@@ -50,7 +52,13 @@ public final class ProcessorSimulator: Service {
                     name: configuration.verdictTopic, partitions: configuration.topics.partitions, configs: ["cleanup.policy": "compact"])
             ]),
             createMissing: configuration.topics.createMissing, logger: logger)
-        journal = try VerdictJournal(topic: configuration.verdictTopic, kafka: configuration.kafka, producer: producer, logger: logger)
+        let journal = try VerdictJournal(topic: configuration.verdictTopic, kafka: configuration.kafka, producer: producer, logger: logger)
+        self.journal = journal
+        let catchUps = JournalCatchUps(journal: journal, logger: logger)
+        self.catchUps = catchUps
+        // Set once the pipeline exists, which needs the consumer; revocations come later.
+        let pipelineReference = Mutex<RequestPipeline?>(nil)
+        let finishTimeout = configuration.processingDelay + .seconds(3)
         let consumerStatistics = KafkaStatisticsMetrics(client: "request-consumer")
         consumer = try KafkaConsumer(
             configuration: configuration.kafka,
@@ -59,12 +67,20 @@ public final class ProcessorSimulator: Service {
             // no simulator ran are answered (or refused as expired), not skipped.
             componentSettings: ["auto.offset.reset": "earliest"],
             bufferCapacity: max(1, configuration.concurrency),
+            rebalanceHooks: .init(
+                assigned: { catchUps.partitionsAssigned($0) },
+                revoking: { [logger] _ in
+                    if pipelineReference.withLock({ $0 })?.finishInProgress(within: finishTimeout) == false {
+                        logger.warning("requests still in progress at revocation; their next owner answers them again")
+                    }
+                }),
             logger: logger,
             statisticsHandler: { consumerStatistics.record($0) })
         pipeline = RequestPipeline(
             configuration: configuration, consumer: consumer, producer: producer, journal: journal,
             verdicts: verdicts ?? VerdictGenerator(approvalRate: configuration.approvalRate), metrics: metrics, logger: logger,
             wallClock: wallClock)
+        pipelineReference.withLock { [pipeline] in $0 = pipeline }
     }
 
     /// Whether the simulator reaches the brokers, knows every earlier verdict and has joined its
@@ -73,8 +89,8 @@ public final class ProcessorSimulator: Service {
         if case .unreachable(let reason) = producer.connectivity.current { return .notReady(reason: "Kafka brokers unreachable: \(reason)") }
         if producer.connectivity.current == .unknown { return .notReady(reason: "not connected to Kafka yet") }
         if !provisioner.isReady { return .notReady(reason: "topics not confirmed on the brokers yet") }
-        if !journalCaughtUp.load(ordering: .relaxed) { return .notReady(reason: "loading the verdict journal") }
         if !consumer.isPositioned { return .notReady(reason: "waiting for the consumer group to assign partitions") }
+        if catchUps.isCatchingUp { return .notReady(reason: "loading the verdict journal") }
         return .ready
     }
 
@@ -84,23 +100,9 @@ public final class ProcessorSimulator: Service {
     public func run() async throws {
         await withDiscardingTaskGroup { background in
             background.addTask { await cancelWhenGracefulShutdown { await self.provisioner.run() } }
-            let caughtUp = AsyncStream<Void>.makeStream()
-            let loadStarted = ContinuousClock.now
-            let learned = Atomic(0)
             background.addTask { [pipeline] in
-                await self.journal.follow(
-                    learn: { verdict, transactionID in
-                        learned.add(1, ordering: .relaxed)
-                        pipeline.learn(verdict, for: transactionID)
-                    },
-                    caughtUp: { caughtUp.continuation.finish() })
+                await self.journal.follow { verdict, transactionID in pipeline.learn(verdict, for: transactionID) }
             }
-            // Take no request before every earlier verdict is known.
-            for await _ in caughtUp.stream {}
-            journalCaughtUp.store(true, ordering: .relaxed)
-            logger.info(
-                "verdict journal loaded; taking requests",
-                metadata: ["verdicts": "\(learned.load(ordering: .relaxed))", "duration_ms": "\(loadStarted.duration(to: .now).wholeMilliseconds)"])
             await processRequests()
             await journal.close()
         }
@@ -117,6 +119,9 @@ public final class ProcessorSimulator: Service {
             while true {
                 let room = await pipeline.admit()
                 guard let batch = await batches.next(maximumCount: room) else { break }
+                // Partitions assigned since the last batch may be in this one: none of their
+                // requests is processed before the journal is read up to their assignment.
+                await catchUps.waitUntilCaughtUp()
                 pipeline.start(batch)
             }
         } onGracefulShutdown: { [consumer] in

@@ -1,4 +1,5 @@
 import CoreMetrics
+import Dispatch
 import Instrumentation
 import Kafka
 import Logging
@@ -37,6 +38,8 @@ final class RequestPipeline: Sendable {
         var roomWaiter: (needed: Int, continuation: CheckedContinuation<Void, Never>)?
         var delayTimerArmed = false
         var stopping = false
+        /// Signalled when nothing is in progress, for ``finishInProgress(within:)``.
+        var idleSignal: DispatchSemaphore?
     }
 
     private let state: Mutex<State>
@@ -129,6 +132,23 @@ final class RequestPipeline: Sendable {
             }
             if done { continuation.resume() }
         }
+    }
+
+    /// Blocks the calling thread (never a task's) until every request started has finished, or
+    /// `timeout` passes; returns whether they all finished. The consumer's revocation hook: what
+    /// was started of partitions about to go to another simulator is finished and committed here
+    /// rather than decided twice.
+    func finishInProgress(within timeout: Duration) -> Bool {
+        let signal = state.withLock { state -> DispatchSemaphore? in
+            guard state.inProgress > 0 else { return nil }
+            let signal = state.idleSignal ?? DispatchSemaphore(value: 0)
+            state.idleSignal = signal
+            return signal
+        }
+        guard let signal else { return true }
+        let finished = signal.wait(timeout: .now() + .milliseconds(Int(timeout.wholeMilliseconds))) == .success
+        state.withLock { $0.idleSignal = nil }
+        return finished
     }
 
     /// A verdict read from the journal.
@@ -240,13 +260,15 @@ final class RequestPipeline: Sendable {
     private func finish(_ request: Request, acknowledging: Bool) {
         request.token.span.end()
         if acknowledging { consumer.acknowledge(request.token.message) }
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let (waiter, idle) = state.withLock { state -> (CheckedContinuation<Void, Never>?, DispatchSemaphore?) in
             state.inProgress -= 1
-            guard let waiter = state.roomWaiter, state.inProgress <= waiter.needed else { return nil }
+            let idle = state.inProgress == 0 ? state.idleSignal : nil
+            guard let waiter = state.roomWaiter, state.inProgress <= waiter.needed else { return (nil, idle) }
             state.roomWaiter = nil
-            return waiter.continuation
+            return (waiter.continuation, idle)
         }
         waiter?.resume()
+        idle?.signal()
         if acknowledging {
             logger.debug("request answered", metadata: ["correlation_id": "\(request.received.correlationID)", "transaction_id": "\(request.received.transactionID)"])
         }

@@ -8,12 +8,23 @@ final class ConsumerCore: RebalanceHandler {
     private struct PollState {
         var paused = false
         var deliveryStopped = false
+        /// The application asked for no messages for now (``KafkaConsumer/hold()``).
+        var held = false
         /// The offset expected next per partition, and how many times a gap before it was
         /// re-read (see `healOffsetGaps`).
         var expectedOffsets: [KafkaTopicPartition: Int64] = [:]
         var gapRereads: [KafkaTopicPartition: Int] = [:]
         var lastCommit = ContinuousClock.now
         var positioningFailures = 0
+
+        /// Whether the partitions must be paused now (delivery stopped, held by the application,
+        /// or the buffer full until it drains to half), as a change: `nil` when nothing changes.
+        mutating func pauseChange(buffered: Int, capacity: Int) -> Bool? {
+            let shouldPause = deliveryStopped || held || (paused ? buffered > capacity / 2 : buffered >= capacity)
+            guard shouldPause != paused else { return nil }
+            paused = shouldPause
+            return shouldPause
+        }
     }
 
     private struct Position {
@@ -43,8 +54,14 @@ final class ConsumerCore: RebalanceHandler {
     private let healOffsetGaps: Bool
     private static let maximumGapRereads = 5
 
-    init(subscription: KafkaConsumer.Subscription, bufferCapacity: Int, commitInterval: Duration, healOffsetGaps: Bool, logger: Logger) {
+    private let hooks: KafkaConsumer.RebalanceHooks
+
+    init(
+        subscription: KafkaConsumer.Subscription, bufferCapacity: Int, commitInterval: Duration, healOffsetGaps: Bool,
+        hooks: KafkaConsumer.RebalanceHooks, logger: Logger
+    ) {
         self.subscription = subscription
+        self.hooks = hooks
         self.healOffsetGaps = healOffsetGaps
         self.bufferCapacity = bufferCapacity
         self.commitInterval = commitInterval
@@ -229,36 +246,34 @@ final class ConsumerCore: RebalanceHandler {
     }
 
     /// Pauses every assigned partition when the buffer is full and resumes them when it has
-    /// drained to half. A paused partition resumes from the last message handed out.
+    /// drained to half, or while delivery is stopped or held. A paused partition resumes from the
+    /// last message handed out.
     private func applyBackPressure(_ handle: KafkaHandle) {
+        applyPause(handle.pointer)
+    }
+
+    private func applyPause(_ client: OpaquePointer) {
         let count = buffer.count
-        let action: Bool? = pollState.withLock { state in
-            if state.deliveryStopped {
-                guard !state.paused else { return nil }
-                state.paused = true
-                return true
-            }
-            if !state.paused, count >= bufferCapacity {
-                state.paused = true
-                return true
-            }
-            if state.paused, count <= bufferCapacity / 2 {
-                state.paused = false
-                return false
-            }
-            return nil
-        }
-        guard let pause = action else { return }
+        guard let pause = pollState.withLock({ $0.pauseChange(buffered: count, capacity: bufferCapacity) }) else { return }
         var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
-        guard rd_kafka_assignment(handle.pointer, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return }
+        guard rd_kafka_assignment(client, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return }
         defer { rd_kafka_topic_partition_list_destroy(list) }
         if pause {
-            rd_kafka_pause_partitions(handle.pointer, list)
-            logger.debug("buffer full; partitions paused", metadata: ["kafka.buffered": "\(count)"])
+            rd_kafka_pause_partitions(client, list)
+            logger.debug("partitions paused", metadata: ["kafka.buffered": "\(count)"])
         } else {
-            rd_kafka_resume_partitions(handle.pointer, list)
-            logger.debug("buffer drained; partitions resumed", metadata: ["kafka.buffered": "\(count)"])
+            rd_kafka_resume_partitions(client, list)
+            logger.debug("partitions resumed", metadata: ["kafka.buffered": "\(count)"])
         }
+    }
+
+    /// Holds delivery (pauses every partition from the next poll) until ``release()``.
+    func hold() {
+        pollState.withLock { $0.held = true }
+    }
+
+    func release() {
+        pollState.withLock { $0.held = false }
     }
 
     private func commitIfDue(_ handle: KafkaHandle) {
@@ -347,11 +362,15 @@ final class ConsumerCore: RebalanceHandler {
             }
             pollState.withLock { $0.paused = false }
             logger.notice("partitions assigned", metadata: ["kafka.partitions": "\(changed.map(\.description).joined(separator: ","))"])
+            hooks.assigned(changed)
             let assignment = cooperative ? self.assignment + changed : changed
             markPositioned(assignment: assignment)
 
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
             let revoked = Set(changed)
+            // The application finishes what it started of these partitions first, so that it is
+            // committed here rather than done twice by their next owner.
+            hooks.revoking(changed)
             // Commit what is finished before another member takes these partitions over; what is
             // still in progress will be read again by that member.
             let offsets = progress.withLock { $0.uncommitted(in: revoked) }

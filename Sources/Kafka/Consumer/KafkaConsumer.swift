@@ -51,6 +51,28 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
+    /// What the application does when its group changes its partitions. Both run on the
+    /// polling thread, inside librdkafka's rebalance callback, and may block (briefly: the group
+    /// waits).
+    public struct RebalanceHooks: Sendable {
+        /// After partitions are assigned, before anything of them is fetched (so before any of
+        /// their messages is delivered).
+        public var assigned: @Sendable ([KafkaTopicPartition]) -> Void
+        /// Before partitions are revoked and what was acknowledged of them is committed: the
+        /// place to finish (and acknowledge) what is in progress.
+        public var revoking: @Sendable ([KafkaTopicPartition]) -> Void
+
+        public init(
+            assigned: @escaping @Sendable ([KafkaTopicPartition]) -> Void = { _ in },
+            revoking: @escaping @Sendable ([KafkaTopicPartition]) -> Void = { _ in }
+        ) {
+            self.assigned = assigned
+            self.revoking = revoking
+        }
+
+        public static let none = RebalanceHooks()
+    }
+
     /// One librdkafka client with its polling thread and connectivity probe.
     private struct Client: Sendable {
         let handle: KafkaHandle
@@ -77,6 +99,7 @@ public final class KafkaConsumer: Sendable {
     ///     user's pass-through properties still win.
     ///   - bufferCapacity: messages buffered ahead of the application before partitions pause.
     ///   - commitInterval: how often acknowledged offsets are committed (group mode).
+    ///   - rebalanceHooks: what the application does when the group assigns or revokes partitions.
     ///   - statisticsHandler: receives librdkafka's statistics every `statistics.interval.ms` (5 s
     ///     unless set).
     public init(
@@ -85,13 +108,14 @@ public final class KafkaConsumer: Sendable {
         componentSettings: [String: String] = [:],
         bufferCapacity: Int = 1_000,
         commitInterval: Duration = .milliseconds(200),
+        rebalanceHooks: RebalanceHooks = .none,
         logger: Logger,
         statisticsHandler: (@Sendable (KafkaStatistics) -> Void)? = nil
     ) throws {
         try LibrdkafkaVersion.requireRunning()
         let core = ConsumerCore(
             subscription: subscription, bufferCapacity: max(1, bufferCapacity), commitInterval: commitInterval,
-            healOffsetGaps: configuration.profile == .local, logger: logger)
+            healOffsetGaps: configuration.profile == .local, hooks: rebalanceHooks, logger: logger)
         var enforced = ["enable.auto.commit": "false", "enable.auto.offset.store": "false"]
         switch subscription {
         case .group(let id, _):
@@ -266,6 +290,20 @@ public final class KafkaConsumer: Sendable {
 
     /// Administrative calls over this consumer's connection (they fail once it is closed).
     public var admin: KafkaAdmin { KafkaAdmin(handle: client.withLock { $0?.handle }) }
+
+    /// Pauses every partition (from the next poll, within about 100 ms) until ``release()``:
+    /// nothing is fetched meanwhile, so a consumer that is only needed from time to time costs the
+    /// brokers nothing in between. Messages already fetched may still be delivered. (A group
+    /// member paused before it consumed anything resumes only after librdkafka looks its
+    /// offsets up again, which can take a while: hold group members at the application instead.)
+    public func hold() {
+        core.hold()
+    }
+
+    /// Ends a ``hold()``.
+    public func release() {
+        core.release()
+    }
 
     /// Ends the ``messages`` sequence and pauses reading, while keeping the client open so that
     /// messages still being processed can be acknowledged and committed by ``close()``. The first
