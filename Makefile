@@ -44,7 +44,7 @@ test: deps ## Install what is missing and run every test
 
 _test:
 	swift build $(SWIFT_FLAGS) --build-tests
-	DEMOSYNC_BIN="$(BIN_DIR)/demosync" swift test $(SWIFT_FLAGS) --skip-build
+	DEMOSYNC_BIN="$(BIN_DIR)/demosync" DEMOSYNC_REQUIRE_PROMTOOL=1 swift test $(SWIFT_FLAGS) --skip-build
 
 clean: ## Remove build products (keeps .deps)
 	rm -rf .build

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything DemoSync needs that a fresh machine may lack, idempotently:
-#   - the Debian packages for building (pkg-config, libssl-dev, zlib, a C toolchain, python3-venv);
+#   - the Debian packages for building (pkg-config, libssl-dev, zlib, a C toolchain, python3-venv),
+#     and prometheus, for its promtool, with which `make test` checks the rules in deploy/;
 #   - librdkafka >= 2.2: the system's if it is new enough, otherwise built from Debian's source
 #     package into .deps/librdkafka (the bookworm package, 2.0.2, cannot talk to the local broker):
 #     testing's (forky, 2.14 as of writing), falling back to Debian 13's 2.8.0. Before 2.10 a topic
@@ -29,7 +30,7 @@ version_at_least() { # version_at_least HAVE WANT
 }
 
 install_debian_packages() {
-    local wanted=(pkg-config libssl-dev zlib1g-dev libzstd-dev gcc g++ make patch python3-venv curl ca-certificates $EXTRA_DEBIAN_PACKAGES)
+    local wanted=(pkg-config libssl-dev zlib1g-dev libzstd-dev gcc g++ make patch python3-venv curl ca-certificates prometheus $EXTRA_DEBIAN_PACKAGES)
     local missing=()
     for package in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
