@@ -65,13 +65,13 @@ BENCH_SWIFT_FLAGS += -Xlinker -rpath -Xlinker $(RDKAFKA_PREFIX)/lib
 endif
 BENCH_BIN_DIR = $(shell swift build $(BENCH_SWIFT_FLAGS) --show-bin-path 2>/dev/null)
 
-.PHONY: bench-deps bench soak _bench_build _bench _soak
+.PHONY: bench-deps bench soak _bench_build _bench _soak reproduce-broker
 
-bench-deps: deps ## Install what bench and soak need: wrk (Debian), a venv with matplotlib and schemathesis
+bench-deps: deps ## Install what bench and soak need: wrk (Debian), a venv with matplotlib, schemathesis, kafka-python
 	@command -v wrk >/dev/null || apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }
 	@[ -x $(BENCH_VENV)/bin/python ] || python3 -m venv $(BENCH_VENV)
-	@$(BENCH_VENV)/bin/python -c 'import matplotlib, schemathesis' 2>/dev/null \
-		|| $(BENCH_VENV)/bin/pip install -q 'matplotlib>=3.8,<4' 'schemathesis==4.32.5'
+	@$(BENCH_VENV)/bin/python -c 'import matplotlib, schemathesis, kafka' 2>/dev/null \
+		|| $(BENCH_VENV)/bin/pip install -q 'matplotlib>=3.8,<4' 'schemathesis==4.32.5' 'kafka-python==3.0.12'
 
 _bench_build:
 	swift build $(BENCH_SWIFT_FLAGS) --product demosync
@@ -90,3 +90,9 @@ soak: bench-deps ## Soak and fault suite, each scenario time-bounded → docs/re
 
 _soak:
 	$(BENCH_VENV)/bin/python bench/soak.py --bin-dir "$(BENCH_BIN_DIR)" $(SOAK_ARGS)
+
+# Two defects of the local broker (Tansu), reproduced with kafka-python instead of our wrapper
+# (bench/reproductions/README.md). No Swift build; each script starts and stops its own broker.
+reproduce-broker: bench-deps ## Reproduce Tansu's end-offset under-report and its slowdown as a partition fills (~1.5 min)
+	$(BENCH_VENV)/bin/python bench/reproductions/tansu_watermark.py
+	$(BENCH_VENV)/bin/python bench/reproductions/tansu_fetch_growth.py $(REPRODUCE_ARGS)
