@@ -25,6 +25,8 @@ public struct CaptureResult: Sendable {
         case rejected
         /// Anything else (502, 500, unreadable answer).
         case failed = "error"
+        /// 202: under way, no verdict yet (`Prefer: respond-async`, or an outcome still pending).
+        case pending
     }
 
     public var kind: Kind {
@@ -35,6 +37,7 @@ public struct CaptureResult: Sendable {
             case .declined: .declined
             default: .failed
             }
+        case 202: .pending
         case 504: .timedOut
         case 503: .unavailable
         case 400..<500: .rejected

@@ -55,8 +55,9 @@ public struct PaymentsAPIClient: Sendable {
     }
 
     /// Gets a path of the API.
-    public func get(path: String, timeout: Duration = .seconds(10)) async throws -> CaptureResult {
-        let request = HTTPClientRequest(url: baseURL + path)
+    public func get(path: String, timeout: Duration = .seconds(10), headers: [(String, String)] = []) async throws -> CaptureResult {
+        var request = HTTPClientRequest(url: baseURL + path)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         let response = try await httpClient.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
         let bytes = try await response.body.collect(upTo: 1024 * 1024)
         return CaptureResult(

@@ -107,3 +107,21 @@ extension PaymentRequestMessage: WireEncodable {
         writer.endObject()
     }
 }
+
+extension ObservedRequest {
+    /// What a request record says about its capture, as every `serve` replica reads it back: its
+    /// idempotency name (the `idempotency-key` header, else the transaction id), the fingerprint
+    /// of its body and its correlation id. `nil` for a record that is not a readable request
+    /// (another producer's, or a barrier marker).
+    public init?(_ message: KafkaMessage) {
+        guard !KafkaReadBarrier.isMarker(message),
+            let request = try? CaptureRequestDecoder.decode(message.value),
+            let correlationID = message.keyString.flatMap(CorrelationID.init(validating:))
+                ?? message.headers.lastValue(named: PaymentHeaders.correlationID).flatMap(CorrelationID.init(validating:))
+        else { return nil }
+        self.init(
+            key: message.headers.lastValue(named: PaymentHeaders.idempotencyKey) ?? request.transactionID,
+            fingerprint: CaptureFingerprint.of(request), correlationID: correlationID,
+            producedAtMilliseconds: message.timestampMilliseconds)
+    }
+}

@@ -102,7 +102,7 @@ struct IdempotencyRouteTests {
         #expect(gateway.requests.count == 2)
     }
 
-    @Test("after a timeout a retry sends again while no verdict came; once the late verdict arrives, retries replay it")
+    @Test("after a timeout a retry waits for the first request's verdict and sends nothing; once it arrives, retries replay it")
     func retryAfterTimeout() async throws {
         let gateway = FakeGateway(.hang)
         try await withClient(gateway) { client in
@@ -115,22 +115,90 @@ struct IdempotencyRouteTests {
             #expect(timedOut.1["status_url"] == "/api/v1/payments/\(firstID.rawValue)")
             #expect(timedOut.2[.location] == "/api/v1/payments/\(firstID.rawValue)")
 
-            // Nothing arrived yet: the retry is sent again (the processor dedupes by transaction).
+            // Nothing arrived yet, but the request was sent: the retry waits for its answer.
             async let second = post(client)
             await gateway.waitForWaiters(1)
-            #expect(gateway.requests.count == 2)
+            #expect(gateway.requests.count == 1)
             // The first attempt's verdict arrives late: it ends the retry's wait too.
             await gateway.registry.deliver([.response(.approved(correlationID: firstID, transactionID: "tx_idem", authorizationCode: "123123"))])
             let retried = try await second
             #expect(retried.0 == .ok)
             #expect(retried.1["authorization_code"] == "123123")
+            #expect(retried.2[.idempotentReplayed] == "true")
 
             let replayed = try await post(client)
             #expect(replayed.0 == .ok)
             #expect(replayed.1["authorization_code"] == "123123")
             #expect(replayed.2[.idempotentReplayed] == "true")
         }
-        #expect(gateway.requests.count == 2)
+        #expect(gateway.requests.count == 1)
+    }
+
+    @Test("Prefer: respond-async answers 202 at once with Location and Preference-Applied; the capture goes on; a repeat replays")
+    func respondAsync() async throws {
+        let gateway = FakeGateway(.approveWhenReleased)
+        try await withClient(gateway) { client in
+            let headers: HTTPFields = [.contentType: "application/json", .prefer: "respond-async, wait=5"]
+            let accepted = try await client.execute(
+                uri: "/api/v1/payments/capture", method: .post, headers: headers, body: ByteBuffer(string: Self.body)
+            ) { response in (response.status, response.headers, String(buffer: response.body)) }
+            let id = try #require(gateway.attempts.first)
+            #expect(accepted.0 == .accepted)
+            #expect(accepted.1[.location] == "/api/v1/payments/\(id.rawValue)")
+            #expect(accepted.1[.preferenceApplied] == "respond-async")
+            #expect(accepted.2.contains(#""status":"pending""#))
+            #expect(gateway.registry.waitingRequestCount == 0, "nobody waits on the connection")
+            #expect(gateway.registry.pendingCount == 1, "the capture goes on")
+            await gateway.release()
+            try await client.execute(uri: "/api/v1/payments/\(id.rawValue)", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body).contains(#""authorization_code":"777777""#))
+            }
+            let replay = try await post(client)
+            #expect(replay.0 == .ok && replay.2[.idempotentReplayed] == "true")
+        }
+        #expect(gateway.requests.count == 1)
+    }
+
+    @Test("GET with Prefer: wait=N holds for the verdict, capped by the configuration; without it, 202 at once")
+    func preferWait() async throws {
+        let gateway = FakeGateway(.approveWhenReleased)
+        try await withClient(gateway) { client in
+            let async: HTTPFields = [.contentType: "application/json", .prefer: "respond-async"]
+            _ = try await client.execute(uri: "/api/v1/payments/capture", method: .post, headers: async, body: ByteBuffer(string: Self.body)) { _ in }
+            let id = try #require(gateway.attempts.first)
+            try await client.execute(uri: "/api/v1/payments/\(id.rawValue)", method: .get) { response in
+                #expect(response.status == .accepted)
+                #expect(response.headers[.preferenceApplied] == nil)
+            }
+            async let held = client.execute(uri: "/api/v1/payments/\(id.rawValue)", method: .get, headers: [.prefer: "wait=600"]) { response in
+                (response.status, response.headers[.preferenceApplied], String(buffer: response.body))
+            }
+            await gateway.clock.waitForSleepers(2)  // the capture's deadline and the lookup's wait
+            await gateway.release()
+            let answer = try await held
+            #expect(answer.0 == .ok)
+            #expect(answer.1 == "wait=30", "capped at the configured maximum")
+            #expect(answer.2.contains("777777"))
+        }
+    }
+
+    @Test("GET with Prefer: wait=N answers 202 when the wait runs out")
+    func preferWaitTimesOut() async throws {
+        let gateway = FakeGateway(.hang)
+        try await withClient(gateway) { client in
+            let async: HTTPFields = [.contentType: "application/json", .prefer: "respond-async"]
+            _ = try await client.execute(uri: "/api/v1/payments/capture", method: .post, headers: async, body: ByteBuffer(string: Self.body)) { _ in }
+            let id = try #require(gateway.attempts.first)
+            async let held = client.execute(uri: "/api/v1/payments/\(id.rawValue)", method: .get, headers: [.prefer: "wait=2"]) { response in
+                (response.status, response.headers[.preferenceApplied])
+            }
+            await gateway.clock.waitForSleepers(2)
+            gateway.clock.advance(by: .seconds(2))
+            let answer = try await held
+            #expect(answer.0 == .accepted)
+            #expect(answer.1 == "wait=2")
+        }
     }
 
     @Test("GET /api/v1/payments/{id}: 200 with the final answer, 202 while pending, 404 when unknown")

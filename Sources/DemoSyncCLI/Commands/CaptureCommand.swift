@@ -22,6 +22,10 @@ enum CaptureCommand {
                 help: "Names the capture for retries (Idempotency-Key header). Default: the transaction id names it."),
             .value("token", "TOKEN", environment: ["DEMOSYNC_API_TOKEN"], help: "Bearer token, when the API requires one."),
             .value("traceparent", "TRACEPARENT", help: "A W3C traceparent to continue (sent as the traceparent header)."),
+            .flag("async", help: "Do not wait for the verdict (Prefer: respond-async): print the 202 with its status_url and exit 6."),
+            .value(
+                "wait", "DURATION",
+                help: "With --async: then ask status_url for the outcome, holding up to this long for it (Prefer: wait), e.g. 10s."),
         ],
         epilogue: """
             Exit codes:
@@ -31,6 +35,7 @@ enum CaptureCommand {
               3  declined
               4  timeout (504, or no answer within --timeout); the capture may still complete
               5  unavailable (503): the capture was not sent, retrying is safe
+              6  pending (202, with --async): under way, no verdict yet; ask status_url later
             """)
 
     static func run(_ options: ParsedOptions) async throws -> Int32 {
@@ -53,6 +58,11 @@ enum CaptureCommand {
             throw UsageError("invalid value \"\(url)\" for --url: expected an http:// or https:// address", command: "capture")
         }
         let timeout = try options.duration("timeout", default: .seconds(35), allowZero: false)
+        let respondAsync = try options.flag("async")
+        let wait = try options.string("wait").map { _ in try options.duration("wait", default: .zero) }
+        if wait != nil, !respondAsync {
+            throw UsageError("--wait goes with --async (without it, capture waits for the verdict anyway)", command: "capture")
+        }
 
         let request = CaptureRequest(
             transactionID: transactionID, amount: amount, currency: currency, metadata: metadata.isEmpty ? nil : metadataDictionary)
@@ -62,7 +72,17 @@ enum CaptureCommand {
             if let key = options.string("idempotency-key") { headers.append(("Idempotency-Key", key)) }
             if let token = options.string("token") { headers.append(("Authorization", "Bearer \(token)")) }
             if let traceparent = options.string("traceparent") { headers.append(("traceparent", traceparent)) }
-            result = try await PaymentsAPIClient(baseURL: url).capture(request, timeout: timeout, headers: headers)
+            if respondAsync { headers.append(("Prefer", "respond-async")) }
+            let client = PaymentsAPIClient(baseURL: url)
+            let accepted = try await client.capture(request, timeout: timeout, headers: headers)
+            if let wait, accepted.kind == .pending, let statusPath = accepted.header("Location") {
+                // Hold for the outcome on the status URL (RFC 7240 `Prefer: wait`).
+                var statusHeaders = headers.filter { $0.0 == "Authorization" }
+                statusHeaders.append(("Prefer", "wait=\(wait.components.seconds)"))
+                result = try await client.get(path: statusPath, timeout: wait + .seconds(10), headers: statusHeaders)
+            } else {
+                result = accepted
+            }
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             printError("no answer from \(url) within \(timeout); the capture may still complete")
             return ExitCode.timedOut
@@ -76,6 +96,7 @@ enum CaptureCommand {
         case .declined: return ExitCode.declined
         case .timedOut: return ExitCode.timedOut
         case .unavailable: return ExitCode.unavailable
+        case .pending: return ExitCode.pending
         case .rejected, .failed:
             printError("the API answered \(result.status): \(result.error?.errorMessage ?? result.bodyText)")
             return ExitCode.failure

@@ -12,4 +12,6 @@ public enum ExitCode {
     public static let timedOut: Int32 = 4
     /// `capture`: the API could not send the capture (503); retrying is safe.
     public static let unavailable: Int32 = 5
+    /// `capture --async`: under way, no verdict yet; ask its status URL later.
+    public static let pending: Int32 = 6
 }

@@ -7,6 +7,9 @@ public enum CaptureAnswer: Sendable, Hashable {
     case failed(CaptureError, replayed: Bool)
     /// The idempotency key was used for a different request.
     case conflict
+    /// Under way, under this correlation id, and not waited for (the client asked to be
+    /// answered at once); `replayed` when an earlier request of the same key sent it.
+    case accepted(CorrelationID, replayed: Bool)
 }
 
 /// What is known of a capture by its correlation id.

@@ -13,6 +13,9 @@ public struct CaptureSubmission: Sendable {
     /// The trace the request belongs to, carried on to the processor: the registry sends the
     /// request from its own task, where no task-local context is this request's.
     public var traceContext: ServiceContext = .topLevel
+    /// The client asked not to wait (`Prefer: respond-async`): the answer is
+    /// ``CaptureAnswer/accepted(_:replayed:)`` as soon as the capture is under way.
+    public var respondAsync = false
 
     public init(_ request: CaptureRequest, idempotencyKey: String?) {
         self.request = request

@@ -49,6 +49,8 @@ public actor CorrelationRegistry {
     private let transport: any CaptureTransport
     private let clock: any DeadlineClock
     private var deadlineTimer: (task: Task<Void, Never>, at: Duration)?
+    /// Outcome lookups waiting for an answer (``lookUp(_:waitingUpTo:)``), by correlation id.
+    private var outcomeWatchers: [CorrelationID: [CaptureWaiter]] = [:]
     private let pending = Atomic(0)
     private let waiting = Atomic(0)
     private let finishedCount = Atomic(0)
@@ -114,43 +116,72 @@ public actor CorrelationRegistry {
             waiter.resume(.failed(.clientGone(nil), replayed: false))
             return
         }
-        let attempt = CorrelationID.random()
         let now = clock.now()
-        switch machine.begin(key: capture.key, fingerprint: capture.fingerprint, attempt: attempt, waiterID: waiter.id, waiter: waiter, now: now) {
-        case .send(let deadline):
+        let attempt: CorrelationID
+        let replayed: Bool
+        switch machine.begin(key: capture.key, fingerprint: capture.fingerprint, waiterID: waiter.id, waiter: waiter, now: now) {
+        case .send(let id, let deadline):
             do throws(CaptureError) {
                 let wallDeadline = WallClock.nowMilliseconds() + machine.limits.timeout.wholeMilliseconds
-                try transport.send(capture, attempt: attempt, deadline: wallDeadline) { [weak self] failure in
+                try transport.send(capture, attempt: id, deadline: wallDeadline) { [weak self] failure in
                     guard failure.certainlyNotSent else { return }  // it may be in the topic: its answer may come
-                    Task { await self?.sendFailed(attempt, error: .unavailable(reason: failure.reason)) }
+                    Task { await self?.sendFailed(id, error: .unavailable(reason: failure.reason)) }
                 }
                 armDeadlineTimer(for: deadline)
             } catch {
-                resume(machine.sendFailed(attempt, error: error, now: now))
+                resume(machine.sendFailed(id, error: error, now: now))
+                publishCounts()
+                return
             }
-        case .joined:
-            break
+            (attempt, replayed) = (id, false)
+        case .awaiting(let id, let deadline):
+            armDeadlineTimer(for: deadline)
+            (attempt, replayed) = (id, true)
+        case .joined(let id):
+            (attempt, replayed) = (id, true)
         case .replay(let response):
             waiter.resume(.answered(response, replayed: true))
+            return
         case .conflict:
             waiter.resume(.conflict)
+            return
         case .refused(let error):
             waiter.resume(.failed(error, replayed: false))
+            return
+        }
+        if capture.respondAsync {
+            // The client asked not to wait: the capture goes on without this request.
+            _ = machine.abandon(waiterID: waiter.id, key: capture.key)
+            waiter.resume(.accepted(attempt, replayed: replayed))
         }
         publishCounts()
     }
 
     /// Hands answers from the processor to whoever waits for them, and keeps them for lookups.
     /// Returns, per answer, what became of it.
+    ///
+    /// - Parameter requests: request records read back from the request topic (this replica's
+    ///   and the others'), taken in first: a retry here of a capture another replica sent then
+    ///   waits for its answer instead of sending it again.
     @discardableResult
-    public func deliver(_ replies: [CaptureReply]) -> [ReplyDelivery] {
+    public func deliver(_ replies: [CaptureReply], observing requests: [ObservedRequest] = []) -> [ReplyDelivery] {
         let now = clock.now()
+        if !requests.isEmpty {
+            let wallNow = WallClock.nowMilliseconds()
+            for request in requests {
+                let age = Duration.milliseconds(max(0, wallNow - (request.producedAtMilliseconds ?? wallNow)))
+                resume(machine.observe(request, age: age, now: now))
+            }
+        }
         var deliveries: [ReplyDelivery] = []
         deliveries.reserveCapacity(replies.count)
         for reply in replies {
             let (delivery, resumed) = machine.deliver(reply, now: now)
             deliveries.append(delivery)
             resume(resumed)
+            if !outcomeWatchers.isEmpty, case .response(let response) = reply, let watchers = outcomeWatchers.removeValue(forKey: response.correlationID) {
+                watchers.forEach { $0.resume(.answered(response, replayed: true)) }
+            }
         }
         publishCounts()
         return deliveries
@@ -169,11 +200,44 @@ public actor CorrelationRegistry {
         machine.lookUp(id, now: clock.now())
     }
 
+    /// Like ``lookUp(_:)``, but while the capture is pending, waits up to `patience` for its
+    /// answer (RFC 7240 `Prefer: wait`). Cancelling the calling task ends the wait.
+    public func lookUp(_ id: CorrelationID, waitingUpTo patience: Duration) async -> PaymentLookup {
+        let known = machine.lookUp(id, now: clock.now())
+        guard case .pending = known, patience > .zero else { return known }
+        let watcher = CaptureWaiter()
+        outcomeWatchers[id, default: []].append(watcher)
+        let clock = self.clock
+        let until = clock.now() + patience
+        let timer = Task { [weak self] in
+            try? await clock.sleep(until: until)
+            await self?.stopWatching(id, watcher)
+        }
+        let answer = await withTaskCancellationHandler {
+            await watcher.answer()
+        } onCancel: {
+            watcher.resume(.failed(.clientGone(id), replayed: false))
+        }
+        timer.cancel()
+        guard case .answered(let response, _) = answer else { return machine.lookUp(id, now: clock.now()) }
+        return .final(response)
+    }
+
+    private func stopWatching(_ id: CorrelationID, _ watcher: CaptureWaiter) {
+        outcomeWatchers[id]?.removeAll { $0 === watcher }
+        if outcomeWatchers[id]?.isEmpty == true { outcomeWatchers[id] = nil }
+        watcher.resume(.failed(.timedOut(id), replayed: false))
+    }
+
     /// Refuses new captures and ends every wait in progress with
     /// ``CaptureError/shuttingDown(_:)``.
     public func shutdown() {
         inbox.close()
         resume(machine.shutdown(now: clock.now()))
+        for watcher in outcomeWatchers.values.joined() {
+            watcher.resume(.failed(.shuttingDown(nil), replayed: false))
+        }
+        outcomeWatchers = [:]
         deadlineTimer?.task.cancel()
         deadlineTimer = nil
         publishCounts()

@@ -15,8 +15,11 @@ import Synchronization
 /// replies between replicas and leave waiters to time out. See ``ReplyRouting`` for the modes in
 /// which a replica owns a partition or a topic instead.
 ///
-/// Every reply seen is also kept by the registry, bounded in number and age, so that the outcome
-/// of a capture that timed out can be asked for later.
+/// In that default mode the consumer reads the request topic too, from the beginning: every
+/// replica then knows every capture any replica sent (and, from the replies, its verdict), so a
+/// retry on any replica waits for or replays the first request's answer instead of sending
+/// another, and outcome lookups answer the same everywhere. A replica is ready only once it has
+/// read what the topics held when it started (``HistoryLoad``).
 public final class KafkaPaymentGateway: PaymentGateway {
     let configuration: GatewayConfiguration
     let producer: KafkaProducer
@@ -29,6 +32,8 @@ public final class KafkaPaymentGateway: PaymentGateway {
     private let provisioner: TopicProvisioner
     /// Set when graceful shutdown begins: new captures are refused while those in flight finish.
     private let draining = DrainingFlag()
+    /// Whether what the topics held at start-up has been read.
+    private let history: HistoryLoad
 
     public init(configuration: GatewayConfiguration, logger: Logger) throws {
         self.configuration = configuration
@@ -44,7 +49,8 @@ public final class KafkaPaymentGateway: PaymentGateway {
         let consumerStatistics = KafkaStatisticsMetrics(client: "reply-consumer")
         replyConsumer = try KafkaConsumer(
             configuration: configuration.kafka,
-            subscription: configuration.replyRouting.subscription(sharedReplyTopic: configuration.topics.reply),
+            subscription: configuration.replyRouting.subscription(
+                sharedReplyTopic: configuration.topics.reply, requestTopic: configuration.topics.request),
             // A partition whose offset the broker no longer has (a broker that lost its data, or
             // retention) restarts from its beginning: an extra reply is ignored, a missed one is
             // a capture that times out.
@@ -60,12 +66,13 @@ public final class KafkaPaymentGateway: PaymentGateway {
             producer: producer, topics: configuration.topics.specifications(adding: ownTopic),
             createMissing: configuration.topics.createMissing, logger: logger)
         metrics = GatewayMetrics()
+        history = HistoryLoad(needed: configuration.replyRouting.readsHistory)
         let transport = KafkaCaptureTransport(
             producer: producer, requestTopic: configuration.topics.request,
             replyTo: configuration.replyRouting.replyDestination(sharedReplyTopic: configuration.topics.reply),
-            requestPartitions: requestPartitions, admission: { [draining, producer, provisioner, replyConsumer] in
+            requestPartitions: requestPartitions, admission: { [draining, producer, provisioner, replyConsumer, history] in
                 if draining.isSet { return .shuttingDown(nil) }
-                if case .notReady(let reason) = Self.readiness(producer: producer, provisioner: provisioner, replyConsumer: replyConsumer) {
+                if case .notReady(let reason) = Self.readiness(producer: producer, provisioner: provisioner, replyConsumer: replyConsumer, history: history) {
                     return .unavailable(reason: reason)
                 }
                 return nil
@@ -75,10 +82,10 @@ public final class KafkaPaymentGateway: PaymentGateway {
 
     public var readiness: Readiness {
         if draining.isSet { return .notReady(reason: "shutting down") }
-        return Self.readiness(producer: producer, provisioner: provisioner, replyConsumer: replyConsumer)
+        return Self.readiness(producer: producer, provisioner: provisioner, replyConsumer: replyConsumer, history: history)
     }
 
-    private static func readiness(producer: KafkaProducer, provisioner: TopicProvisioner, replyConsumer: KafkaConsumer) -> Readiness {
+    private static func readiness(producer: KafkaProducer, provisioner: TopicProvisioner, replyConsumer: KafkaConsumer, history: HistoryLoad) -> Readiness {
         switch producer.connectivity.current {
         case .unreachable(let reason): return .notReady(reason: "Kafka brokers unreachable: \(reason)")
         case .unknown: return .notReady(reason: "not connected to Kafka yet")
@@ -89,6 +96,9 @@ public final class KafkaPaymentGateway: PaymentGateway {
         }
         if !replyConsumer.isPositioned {
             return .notReady(reason: "reply consumer not positioned yet")
+        }
+        if !history.isLoaded {
+            return .notReady(reason: "reading the captures already in the request and reply topics")
         }
         return .ready
     }
@@ -101,20 +111,65 @@ public final class KafkaPaymentGateway: PaymentGateway {
     /// Captures waiting for their reply now.
     public var pendingCaptures: Int { registry.pendingCount }
 
-    /// Reads replies and hands them to the registry, a batch at a time, until the reply consumer
-    /// is closed.
+    /// Reads replies (and, in the default mode, request records) and hands them to the
+    /// registry, a batch at a time, until the reply consumer is closed.
     func deliverReplies() async {
+        let requestTopic = configuration.topics.request
         for await batch in replyConsumer.batches() {
             var replies: [CaptureReply] = []
+            var requests: [ObservedRequest] = []
             replies.reserveCapacity(batch.count)
             for message in batch {
-                if let reply = reply(from: message) { replies.append(reply) }
+                if message.topic == requestTopic {
+                    if let request = ObservedRequest(message) { requests.append(request) }
+                } else if let reply = reply(from: message) {
+                    replies.append(reply)
+                }
             }
-            let deliveries = await registry.deliver(replies)
+            let deliveries = await registry.deliver(replies, observing: requests)
             for (reply, delivery) in zip(replies, deliveries) {
                 record(delivery, of: reply)
             }
+            if let summary = history.record(batch, requests: requests.count, replies: replies.count) {
+                logLoaded(summary)
+            }
         }
+    }
+
+    /// Learns where the request and reply topics ended when the consumer was positioned, so that
+    /// the replica is ready once it has read that far. Returns at once for a replica that reads
+    /// no history.
+    func loadHistory() async {
+        guard !history.isLoaded else { return }
+        while !Task.isCancelled {
+            await replyConsumer.waitUntilPositioned()
+            do {
+                var targets: [KafkaTopicPartition: Int64] = [:]
+                for topic in [configuration.topics.reply, configuration.topics.request] {
+                    guard let count = try await producer.admin.partitionCount(of: topic) else { throw KafkaError.unknownTopic(topic) }
+                    for index in 0..<Int32(count) {
+                        let partition = KafkaTopicPartition(topic: topic, partition: index)
+                        let marks = try await producer.admin.watermarks(of: partition)
+                        if marks.high > marks.low { targets[partition] = marks.high - 1 }
+                    }
+                }
+                if let summary = history.setTargets(targets) { logLoaded(summary) }
+                return
+            } catch {
+                logger.info("could not read where the topics end yet; retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+    }
+
+    private func logLoaded(_ summary: HistoryLoad.Summary) {
+        logger.info(
+            "captures already in Kafka loaded; taking captures",
+            metadata: [
+                "duration_ms": "\(summary.duration.wholeMilliseconds)", "requests_read": "\(summary.requests)",
+                "replies_read": "\(summary.replies)", "captures_remembered": "\(registry.rememberedCount)",
+                "captures_pending": "\(registry.pendingCount)",
+            ])
     }
 
     private func reply(from message: KafkaMessage) -> CaptureReply? {

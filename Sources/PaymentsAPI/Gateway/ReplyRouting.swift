@@ -16,17 +16,22 @@ public enum ReplyRouting: Sendable, Hashable {
     /// is created at start-up when missing.
     case ownedTopic(String)
 
-    /// What the reply consumer reads.
-    func subscription(sharedReplyTopic: String) -> KafkaConsumer.Subscription {
+    /// What the reply consumer reads. Reading every reply, a replica also reads every request
+    /// record, from the beginning: so it knows every capture any replica sent, and its verdict.
+    func subscription(sharedReplyTopic: String, requestTopic: String) -> KafkaConsumer.Subscription {
         switch self {
         case .allPartitions:
-            .allPartitions(of: [sharedReplyTopic], from: .end)
+            .allPartitions(of: [sharedReplyTopic, requestTopic], from: .beginning)
         case .ownedPartition(let partition):
             .partitions([KafkaTopicPartition(topic: sharedReplyTopic, partition: partition)], from: .end)
         case .ownedTopic(let topic):
             .allPartitions(of: [topic], from: .end)
         }
     }
+
+    /// Whether the replica reads every request and reply (and so answers for every replica's
+    /// captures).
+    var readsHistory: Bool { self == .allPartitions }
 
     /// The destination requests name in their headers; `nil` for the default topic (no headers,
     /// as the original).

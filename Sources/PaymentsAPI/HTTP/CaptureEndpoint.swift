@@ -70,6 +70,7 @@ struct CaptureEndpoint: Sendable {
         switch Self.submission(from: request, body: body, limits: limits) {
         case .success(var submission):
             submission.traceContext = trace
+            submission.respondAsync = Preferences(request.headers).respondAsync
             // A client that goes away ends its wait (no task per request to cancel); the capture
             // itself goes on for its other waiters.
             let waiter = CaptureWaiter()

@@ -10,6 +10,8 @@ enum CaptureOutcome: Sendable {
     case answered(CaptureResponse, replayed: Bool)
     case failed(CaptureError, CaptureRequest, replayed: Bool)
     case rejected(APIError)
+    /// Under way and not waited for (`Prefer: respond-async`).
+    case accepted(CorrelationID, replayed: Bool)
 
     /// What the registry answered for `submission`.
     init(_ answer: CaptureAnswer, for submission: CaptureSubmission) {
@@ -24,6 +26,8 @@ enum CaptureOutcome: Sendable {
                     .unprocessableContent, code: "idempotency_key_reused",
                     message: "this idempotency key (or transaction id) was already used for a different request",
                     field: submission.keyIsExplicit ? "Idempotency-Key" : "transaction_id"))
+        case .accepted(let id, let replayed):
+            self = .accepted(id, replayed: replayed)
         }
     }
 
@@ -31,7 +35,7 @@ enum CaptureOutcome: Sendable {
     static func statusPath(_ id: CorrelationID) -> String { "/api/v1/payments/\(id.rawValue)" }
 
     /// The label used in metrics and logs: approved, declined, timeout, rejected, unavailable,
-    /// error or client_gone.
+    /// error, client_gone or accepted.
     var label: String {
         switch self {
         case .answered(let response, _):
@@ -49,6 +53,7 @@ enum CaptureOutcome: Sendable {
             case .clientGone: "client_gone"
             }
         case .rejected: "rejected"
+        case .accepted: "accepted"
         }
     }
 
@@ -81,6 +86,10 @@ enum CaptureOutcome: Sendable {
             return apiError.response()
         case .rejected(let error):
             return error.response()
+        case .accepted(let id, let replayed):
+            let path = Self.statusPath(id)
+            let headers = Self.replayHeaders(replayed, [.location: path, .preferenceApplied: "respond-async", .retryAfter: "1"])
+            return JSONResponse.make(status: .accepted, body: PendingCapture(correlationID: id, statusURL: path), headers: headers)
         }
     }
 
@@ -141,6 +150,9 @@ enum CaptureOutcome: Sendable {
             metadata["reason"] = "\(Self.apiError(for: error).body.errorMessage)"
         case .rejected(let error):
             metadata["error_code"] = "\(error.body.errorCode)"
+        case .accepted(let id, let replayed):
+            metadata["correlation_id"] = "\(id)"
+            if replayed { metadata["replayed"] = "true" }
         }
         if let trace = trace.w3cTraceContext {
             metadata["trace_id"] = "\(trace.traceID)"
@@ -153,4 +165,7 @@ extension HTTPField.Name {
     /// Set on an answer shared with an earlier or concurrent request of the same idempotency key.
     static let idempotentReplayed = Self("Idempotent-Replayed")!
     static let idempotencyKey = Self("Idempotency-Key")!
+    /// RFC 7240.
+    static let prefer = Self("Prefer")!
+    static let preferenceApplied = Self("Preference-Applied")!
 }

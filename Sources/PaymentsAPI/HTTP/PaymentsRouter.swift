@@ -24,7 +24,7 @@ public enum PaymentsRouter {
 
         let payments = router.group("api/v1/payments")
         CaptureEndpoint(gateway: gateway, configuration: configuration, disconnects: disconnects).addRoute(to: payments)
-        PaymentStatusController(registry: gateway.registry).addRoutes(to: payments)
+        PaymentStatusController(registry: gateway.registry, maximumWait: configuration.maximumStatusWait).addRoutes(to: payments)
 
         (operations ?? OperationsRoutes(readiness: { gateway.readiness }, metrics: MetricsExport())).add(to: router)
 
@@ -37,9 +37,12 @@ public struct APIConfiguration: Sendable, Hashable {
     public var limits: HTTPLimits
     /// Bearer tokens accepted on `/api/`; empty for no authentication.
     public var authTokens: [String]
+    /// The longest an outcome lookup holds for a verdict when its client asks to (`Prefer: wait`).
+    public var maximumStatusWait: Duration
 
-    public init(limits: HTTPLimits = HTTPLimits(), authTokens: [String] = []) {
+    public init(limits: HTTPLimits = HTTPLimits(), authTokens: [String] = [], maximumStatusWait: Duration = .seconds(30)) {
         self.limits = limits
         self.authTokens = authTokens
+        self.maximumStatusWait = maximumStatusWait
     }
 }
