@@ -48,8 +48,11 @@ enum ServeCommand {
                 "idempotency-capacity", "N", environment: ["DEMOSYNC_IDEMPOTENCY_CAPACITY"], default: "100000",
                 help: "Most idempotency keys remembered; the oldest are forgotten first."),
             .value(
-                "outcome-retention", "DURATION", environment: ["DEMOSYNC_OUTCOME_RETENTION"], default: "1h",
+                "outcome-retention", "DURATION", environment: ["DEMOSYNC_OUTCOME_RETENTION"], default: "24h",
                 help: "How long processor answers (late ones included) are kept for GET /api/v1/payments/{id}."),
+            .value(
+                "max-status-wait", "DURATION", environment: ["DEMOSYNC_MAX_STATUS_WAIT"], default: "30s",
+                help: "Longest an outcome lookup holds for the verdict when the client asks (Prefer: wait=N on GET)."),
             .value(
                 "outcome-capacity", "N", environment: ["DEMOSYNC_OUTCOME_CAPACITY"], default: "100000",
                 help: "Most processor answers kept for GET /api/v1/payments/{id}."),
@@ -64,7 +67,7 @@ enum ServeCommand {
             maxPendingCaptures: try options.integer("max-pending", default: 50_000, in: 1...10_000_000),
             replyRouting: try replyRouting(from: options),
             outcomeCapacity: try options.integer("outcome-capacity", default: 100_000, in: 1...100_000_000),
-            outcomeRetention: try options.duration("outcome-retention", default: .seconds(3_600), allowZero: false),
+            outcomeRetention: try options.duration("outcome-retention", default: .seconds(24 * 3_600), allowZero: false),
             idempotencyCapacity: try options.integer("idempotency-capacity", default: 100_000, in: 1...100_000_000),
             idempotencyRetention: try options.duration("idempotency-retention", default: .seconds(24 * 3_600), allowZero: false))
         let server = ServerConfiguration(
@@ -74,7 +77,8 @@ enum ServeCommand {
                 limits: HTTPLimits(
                     maxBodyBytes: try options.integer("max-body-bytes", default: 64 * 1024, in: 256...(16 * 1024 * 1024)),
                     maxHeaderBytes: try options.integer("max-header-bytes", default: 16 * 1024, in: 1_024...(1024 * 1024))),
-                authTokens: try authTokens(from: options)))
+                authTokens: try authTokens(from: options),
+                maximumStatusWait: try options.duration("max-status-wait", default: .seconds(30))))
         let (logger, metrics) = try LoggingOptions.bootstrap("demosync.serve", from: options)
 
         let gateway = try KafkaPaymentGateway(configuration: gatewayConfiguration, logger: logger)

@@ -15,6 +15,7 @@ final class ConsumerCore: RebalanceHandler {
         var expectedOffsets: [KafkaTopicPartition: Int64] = [:]
         var gapRereads: [KafkaTopicPartition: Int] = [:]
         var lastCommit = ContinuousClock.now
+        var lastPartitionRefresh = ContinuousClock.now
         var positioningFailures = 0
 
         /// Whether the partitions must be paused now (delivery stopped, held by the application,
@@ -95,6 +96,7 @@ final class ConsumerCore: RebalanceHandler {
         }
         applyBackPressure(handle)
         commitIfDue(handle)
+        assignAddedPartitionsIfDue(handle)
 
         // Block for the first message, then take whatever else librdkafka already holds without
         // waiting: under load the application gets its messages in batches, one hand-off each.
@@ -121,6 +123,35 @@ final class ConsumerCore: RebalanceHandler {
             }
         }
         buffer.push(batch)
+    }
+
+    /// How often a consumer that reads every partition of its topics asks whether partitions were
+    /// added to them.
+    static let partitionRefreshInterval = Duration.seconds(10)
+
+    /// Assigns the partitions added to the subscription's topics since it was positioned (every
+    /// ``partitionRefreshInterval``): replies or records hashed to them are read too.
+    private func assignAddedPartitionsIfDue(_ handle: KafkaHandle) {
+        guard case .allPartitions(let topics, _) = subscription, isPositioned else { return }
+        let due = pollState.withLock { state in
+            guard state.lastPartitionRefresh.duration(to: .now) >= Self.partitionRefreshInterval else { return false }
+            state.lastPartitionRefresh = .now
+            return true
+        }
+        guard due else { return }
+        var counts: [String: Int] = [:]
+        for topic in topics {
+            guard let count = try? handle.partitionCount(of: topic, timeout: .seconds(1)) else { return }
+            counts[topic] = count
+        }
+        let added = AssignmentPlan.added(to: assignment, counts: counts)
+        guard !added.isEmpty else { return }
+        logger.info("partitions added to the topics; assigning them", metadata: ["kafka.partitions": "\(added)"])
+        do {
+            try assignExplicitly(handle)
+        } catch {
+            logger.warning("cannot assign the added partitions yet; retrying", metadata: ["kafka.error": "\(error)"])
+        }
     }
 
     /// The most messages handed to the application in one batch.
@@ -220,16 +251,9 @@ final class ConsumerCore: RebalanceHandler {
             (partitions, start) = (all, from)
         }
         let resume = resumeOffsets.withLock { $0 }
-        let entries = try partitions.map { partition in
-            let marks = try handle.watermarks(of: partition, timeout: .seconds(2))
-            if let offset = resume[partition] {
-                // Resuming after a rebuild: where we left off, unless the broker's log now ends
-                // before that (it came back without its data), then from what it has. A broker
-                // that under-reports its high watermark makes this read the partition again,
-                // never skip a record.
-                return (partition, offset: offset <= marks.high ? max(offset, marks.low) : marks.low)
-            }
-            return (partition, offset: start == .end ? marks.high : marks.low)
+        let previous = position.withLock { $0.assignment }
+        let entries = try AssignmentPlan.offsets(for: partitions, previous: previous, resume: resume, start: start) { partition in
+            try handle.watermarks(of: partition, timeout: .seconds(2))
         }
         let list = PartitionList.make(entries)
         defer { rd_kafka_topic_partition_list_destroy(list) }

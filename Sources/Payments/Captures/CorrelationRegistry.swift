@@ -31,7 +31,7 @@ public actor CorrelationRegistry {
 
         public init(
             timeout: Duration = .seconds(30), maxPending: Int = 50_000, idempotencyCapacity: Int = 100_000,
-            idempotencyRetention: Duration = .seconds(24 * 3_600), outcomeCapacity: Int = 100_000, outcomeRetention: Duration = .seconds(3_600)
+            idempotencyRetention: Duration = .seconds(24 * 3_600), outcomeCapacity: Int = 100_000, outcomeRetention: Duration = .seconds(24 * 3_600)
         ) {
             self.timeout = timeout
             self.maxPending = maxPending

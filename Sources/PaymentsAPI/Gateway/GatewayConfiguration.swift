@@ -29,7 +29,7 @@ public struct GatewayConfiguration: Sendable, Hashable {
         maxPendingCaptures: Int = 50_000,
         replyRouting: ReplyRouting = .allPartitions,
         outcomeCapacity: Int = 100_000,
-        outcomeRetention: Duration = .seconds(3_600),
+        outcomeRetention: Duration = .seconds(24 * 3_600),
         idempotencyCapacity: Int = 100_000,
         idempotencyRetention: Duration = .seconds(24 * 3_600)
     ) {

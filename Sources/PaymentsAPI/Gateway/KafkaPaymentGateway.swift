@@ -217,6 +217,18 @@ public final class KafkaPaymentGateway: PaymentGateway {
         }
     }
 
+    /// Asks the brokers for the request topic's partition count every `interval`, so that
+    /// partitions added while the replica runs get requests too. Runs until cancelled.
+    func refreshRequestPartitions(every interval: Duration = .seconds(10)) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            if let count = try? await producer.admin.partitionCount(of: configuration.topics.request), count != requestPartitions.count {
+                logger.info("request topic partition count changed", metadata: ["from": "\(requestPartitions.count)", "to": "\(count)"])
+                requestPartitions.update(count)
+            }
+        }
+    }
+
     /// Brings the gauges that are read rather than pushed up to date (called before each scrape).
     public func recordGauges() {
         metrics.pending.record(registry.pendingCount)

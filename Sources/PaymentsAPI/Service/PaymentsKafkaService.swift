@@ -18,6 +18,7 @@ public struct PaymentsKafkaService: Service {
             group.addTask { await gateway.registry.run() }
             group.addTask { await gateway.deliverReplies() }
             group.addTask { await cancelWhenGracefulShutdown { await gateway.loadHistory() } }
+            group.addTask { await cancelWhenGracefulShutdown { await gateway.refreshRequestPartitions() } }
             group.addTask { await cancelWhenGracefulShutdown { await gateway.provisionTopics() } }
             group.addTask {
                 try? await gracefulShutdown()
