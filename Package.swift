@@ -209,7 +209,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["Kafka", "Payments", "PaymentsWire", "PaymentsClient", "TestSupport"],
+            dependencies: ["Kafka", "Payments", "PaymentsWire", "PaymentsClient", "Operations", "TestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,4 +1,5 @@
 import Foundation
+import Operations
 import Kafka
 
 /// The `demosync` command line: picks the subcommand, parses its options, runs it, and turns
@@ -52,7 +53,7 @@ public enum DemoSyncCommandLine {
             return ExitCode.success
         }
         if name == "--version" {
-            print("demosync (librdkafka \(LibrdkafkaVersion.runningDescription))")
+            print(DemoSyncVersion.description)
             return ExitCode.success
         }
         guard let command = commands.first(where: { $0.specification.name == name }) else {

@@ -1,3 +1,5 @@
+import Operations
+import PaymentsClient
 import Testing
 import TestSupport
 
@@ -29,6 +31,23 @@ extension EndToEnd {
             let delay = try await DemoSync.run(["simulate"], environment: ["PROCESSING_DELAY_MS": "soon"])
             #expect(delay.status == 2)
             #expect(delay.errorOutput.contains("PROCESSING_DELAY_MS"))
+        }
+
+        @Test("--version prints DemoSync's version and librdkafka's; the start-up log and /metrics carry the same")
+        func version() async throws {
+            let result = try await DemoSync.run(["--version"])
+            #expect(result.status == 0)
+            #expect(result.output.hasPrefix("demosync \(DemoSyncVersion.current) (librdkafka 2."), "\(result.output)")
+            let broker = try await LocalBroker.start()
+            defer { Task { await broker.stop() } }
+            let server = try await DemoSync.serve(environment: DemoSync.environment(broker: broker))
+            defer { Task { await server.process.terminate() } }
+            #expect(server.process.output.contains("version=\(DemoSyncVersion.current)"))
+            let metrics = try await PaymentsAPIClient(baseURL: server.url).get(path: "/metrics").bodyText
+            let line = metrics.split(separator: "\n").first { $0.hasPrefix("demosync_build_info{") }
+            #expect(line?.contains(#"version="\#(DemoSyncVersion.current)""#) == true, "\(line ?? "no build info")")
+            #expect(line?.contains("librdkafka=\"2.") == true)
+            #expect(line?.hasSuffix(" 1") == true || line?.hasSuffix(" 1.0") == true)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Kafka
+import Operations
 import Logging
 import Payments
 import PaymentsAPI
@@ -82,10 +83,11 @@ enum ServeCommand {
         let (logger, metrics) = try LoggingOptions.bootstrap("demosync.serve", from: options)
 
         let gateway = try KafkaPaymentGateway(configuration: gatewayConfiguration, logger: logger)
+        DemoSyncVersion.recordBuildInfo()
         logger.info(
             "starting",
             metadata: [
-                "librdkafka": "\(LibrdkafkaVersion.runningDescription)", "kafka.bootstrap": "\(gatewayConfiguration.kafka.bootstrapServers)",
+                "version": "\(DemoSyncVersion.current)", "librdkafka": "\(LibrdkafkaVersion.runningDescription)", "kafka.bootstrap": "\(gatewayConfiguration.kafka.bootstrapServers)",
                 "kafka.profile": "\(gatewayConfiguration.kafka.profile.rawValue)",
                 "topics": "\(topics.request) → \(topics.reply)", "timeout": "\(gatewayConfiguration.captureTimeout)",
             ])

@@ -62,10 +62,11 @@ enum SimulateCommand {
             let routes = OperationsRoutes(readiness: { simulator.readiness }, metrics: metrics)
             services.append(OperationsServer(host: options.string("health-host", default: "0.0.0.0"), port: healthPort, routes: routes, logger: logger))
         }
+        DemoSyncVersion.recordBuildInfo()
         logger.info(
             "starting",
             metadata: [
-                "librdkafka": "\(LibrdkafkaVersion.runningDescription)", "kafka.bootstrap": "\(configuration.kafka.bootstrapServers)",
+                "version": "\(DemoSyncVersion.current)", "librdkafka": "\(LibrdkafkaVersion.runningDescription)", "kafka.bootstrap": "\(configuration.kafka.bootstrapServers)",
                 "kafka.profile": "\(configuration.kafka.profile.rawValue)",
                 "delay": "\(configuration.processingDelay)", "approval_rate": "\(configuration.approvalRate)",
                 "concurrency": "\(configuration.concurrency)",
