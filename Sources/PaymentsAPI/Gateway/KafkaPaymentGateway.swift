@@ -15,15 +15,20 @@ import Synchronization
 /// replies between replicas and leave waiters to time out. See ``ReplyRouting`` for the modes in
 /// which a replica owns a partition or a topic instead.
 ///
-/// In that default mode the consumer reads the request topic too, from the beginning: every
-/// replica then knows every capture any replica sent (and, from the replies, its verdict), so a
-/// retry on any replica waits for or replays the first request's answer instead of sending
-/// another, and outcome lookups answer the same everywhere. A replica is ready only once it has
-/// read what the topics held when it started (``HistoryLoad``).
+/// In that default mode a second consumer reads the request topic, from the beginning, and the
+/// reply consumer starts at the beginning too: every replica then knows every capture any replica
+/// sent (and, from the replies, its verdict), so a retry on any replica waits for or replays the
+/// first request's answer instead of sending another, and outcome lookups answer the same
+/// everywhere. A replica is ready only once it has read what the topics held when it started
+/// (``HistoryLoad``). The request records get a consumer of their own so that reading them never
+/// delays a reply: a fetch of the request topic, whose partitions fill fastest, takes longer on
+/// some brokers (the local one lists every stored batch of a partition per fetch).
 public final class KafkaPaymentGateway: PaymentGateway {
     let configuration: GatewayConfiguration
     let producer: KafkaProducer
     let replyConsumer: KafkaConsumer
+    /// Reads every request record, any replica's (default reply routing only).
+    let requestObserver: KafkaConsumer?
     public let registry: CorrelationRegistry
     let metrics: GatewayMetrics
     private let logger: Logger
@@ -49,8 +54,7 @@ public final class KafkaPaymentGateway: PaymentGateway {
         let consumerStatistics = KafkaStatisticsMetrics(client: "reply-consumer")
         replyConsumer = try KafkaConsumer(
             configuration: configuration.kafka,
-            subscription: configuration.replyRouting.subscription(
-                sharedReplyTopic: configuration.topics.reply, requestTopic: configuration.topics.request),
+            subscription: configuration.replyRouting.subscription(sharedReplyTopic: configuration.topics.reply),
             // A partition whose offset the broker no longer has (a broker that lost its data, or
             // retention) restarts from its beginning: an extra reply is ignored, a missed one is
             // a capture that times out.
@@ -58,6 +62,18 @@ public final class KafkaPaymentGateway: PaymentGateway {
             bufferCapacity: 10_000,
             logger: logger,
             statisticsHandler: { consumerStatistics.record($0) })
+        if configuration.replyRouting.readsHistory {
+            let observerStatistics = KafkaStatisticsMetrics(client: "request-observer")
+            requestObserver = try KafkaConsumer(
+                configuration: configuration.kafka,
+                subscription: .allPartitions(of: [configuration.topics.request], from: .beginning),
+                componentSettings: ["auto.offset.reset": "earliest"],
+                bufferCapacity: 10_000,
+                logger: logger,
+                statisticsHandler: { observerStatistics.record($0) })
+        } else {
+            requestObserver = nil
+        }
         var ownTopic: [KafkaTopicSpecification] = []
         if case .ownedTopic(let topic) = configuration.replyRouting {
             ownTopic.append(KafkaTopicSpecification(name: topic, partitions: 1))
@@ -70,9 +86,11 @@ public final class KafkaPaymentGateway: PaymentGateway {
         let transport = KafkaCaptureTransport(
             producer: producer, requestTopic: configuration.topics.request,
             replyTo: configuration.replyRouting.replyDestination(sharedReplyTopic: configuration.topics.reply),
-            requestPartitions: requestPartitions, admission: { [draining, producer, provisioner, replyConsumer, history] in
+            requestPartitions: requestPartitions, admission: { [draining, producer, provisioner, replyConsumer, requestObserver, history] in
                 if draining.isSet { return .shuttingDown(nil) }
-                if case .notReady(let reason) = Self.readiness(producer: producer, provisioner: provisioner, replyConsumer: replyConsumer, history: history) {
+                if case .notReady(let reason) = Self.readiness(
+                    producer: producer, provisioner: provisioner, consumers: [replyConsumer, requestObserver], history: history)
+                {
                     return .unavailable(reason: reason)
                 }
                 return nil
@@ -82,10 +100,12 @@ public final class KafkaPaymentGateway: PaymentGateway {
 
     public var readiness: Readiness {
         if draining.isSet { return .notReady(reason: "shutting down") }
-        return Self.readiness(producer: producer, provisioner: provisioner, replyConsumer: replyConsumer, history: history)
+        return Self.readiness(producer: producer, provisioner: provisioner, consumers: [replyConsumer, requestObserver], history: history)
     }
 
-    private static func readiness(producer: KafkaProducer, provisioner: TopicProvisioner, replyConsumer: KafkaConsumer, history: HistoryLoad) -> Readiness {
+    private static func readiness(
+        producer: KafkaProducer, provisioner: TopicProvisioner, consumers: [KafkaConsumer?], history: HistoryLoad
+    ) -> Readiness {
         switch producer.connectivity.current {
         case .unreachable(let reason): return .notReady(reason: "Kafka brokers unreachable: \(reason)")
         case .unknown: return .notReady(reason: "not connected to Kafka yet")
@@ -94,7 +114,7 @@ public final class KafkaPaymentGateway: PaymentGateway {
         if !provisioner.isReady {
             return .notReady(reason: "topics not confirmed on the brokers yet")
         }
-        if !replyConsumer.isPositioned {
+        if consumers.contains(where: { $0?.isPositioned == false }) {
             return .notReady(reason: "reply consumer not positioned yet")
         }
         if !history.isLoaded {
@@ -111,27 +131,45 @@ public final class KafkaPaymentGateway: PaymentGateway {
     /// Captures waiting for their reply now.
     public var pendingCaptures: Int { registry.pendingCount }
 
-    /// Reads replies (and, in the default mode, request records) and hands them to the
-    /// registry, a batch at a time, until the reply consumer is closed.
+    /// Reads replies and hands them to the registry, a batch at a time, until the reply consumer
+    /// is closed.
     func deliverReplies() async {
-        let requestTopic = configuration.topics.request
         for await batch in replyConsumer.batches() {
             var replies: [CaptureReply] = []
-            var requests: [ObservedRequest] = []
             replies.reserveCapacity(batch.count)
             for message in batch {
-                if message.topic == requestTopic {
-                    if let request = ObservedRequest(message) { requests.append(request) }
-                } else if let reply = reply(from: message) {
-                    replies.append(reply)
-                }
+                if let reply = reply(from: message) { replies.append(reply) }
             }
-            let deliveries = await registry.deliver(replies, observing: requests)
+            let deliveries = await registry.deliver(replies)
             for (reply, delivery) in zip(replies, deliveries) {
                 record(delivery, of: reply)
             }
-            if let summary = history.record(batch, requests: requests.count, replies: replies.count) {
+            if let summary = history.record(batch, requests: 0, replies: replies.count) {
                 logLoaded(summary)
+            }
+        }
+    }
+
+    /// Reads request records (every replica's) and hands them to the registry, a batch at a
+    /// time, until the observer is closed. Returns at once for a replica that reads none.
+    ///
+    /// Once the history is loaded, the observer fetches at most every `observationInterval`: it
+    /// is held (its partitions paused) in between. Another replica's request is worth knowing
+    /// within a fraction of a second, not a millisecond, and every fetch of the request topic
+    /// costs the broker as much as the processor's own (on the local broker, a listing of every
+    /// batch stored in the partition), whatever `fetch.min.bytes` asks.
+    func observeRequests(observationInterval: Duration = .milliseconds(100)) async {
+        guard let requestObserver else { return }
+        for await batch in requestObserver.batches() {
+            let requests = batch.compactMap(ObservedRequest.init)
+            if !requests.isEmpty { await registry.deliver([], observing: requests) }
+            if let summary = history.record(batch, requests: requests.count, replies: 0) {
+                logLoaded(summary)
+            }
+            if history.isLoaded, requestObserver.bufferedCount == 0 {
+                requestObserver.hold()
+                try? await Task.sleep(for: observationInterval)
+                requestObserver.release()
             }
         }
     }
@@ -143,6 +181,7 @@ public final class KafkaPaymentGateway: PaymentGateway {
         guard !history.isLoaded else { return }
         while !Task.isCancelled {
             await replyConsumer.waitUntilPositioned()
+            await requestObserver?.waitUntilPositioned()
             do {
                 var targets: [KafkaTopicPartition: Int64] = [:]
                 for topic in [configuration.topics.reply, configuration.topics.request] {
@@ -239,6 +278,7 @@ public final class KafkaPaymentGateway: PaymentGateway {
     func shutdown() async {
         await registry.shutdown()
         await replyConsumer.close()
+        await requestObserver?.close()
         await producer.close()
     }
 }

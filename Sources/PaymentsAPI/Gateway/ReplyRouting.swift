@@ -16,12 +16,13 @@ public enum ReplyRouting: Sendable, Hashable {
     /// is created at start-up when missing.
     case ownedTopic(String)
 
-    /// What the reply consumer reads. Reading every reply, a replica also reads every request
-    /// record, from the beginning: so it knows every capture any replica sent, and its verdict.
-    func subscription(sharedReplyTopic: String, requestTopic: String) -> KafkaConsumer.Subscription {
+    /// What the reply consumer reads. Reading every reply, a replica reads them from the
+    /// beginning (and every request record, with a consumer of its own): so it knows every
+    /// capture any replica sent, and its verdict.
+    func subscription(sharedReplyTopic: String) -> KafkaConsumer.Subscription {
         switch self {
         case .allPartitions:
-            .allPartitions(of: [sharedReplyTopic, requestTopic], from: .beginning)
+            .allPartitions(of: [sharedReplyTopic], from: .beginning)
         case .ownedPartition(let partition):
             .partitions([KafkaTopicPartition(topic: sharedReplyTopic, partition: partition)], from: .end)
         case .ownedTopic(let topic):

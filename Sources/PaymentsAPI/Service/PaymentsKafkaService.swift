@@ -17,6 +17,7 @@ public struct PaymentsKafkaService: Service {
         await withDiscardingTaskGroup { group in
             group.addTask { await gateway.registry.run() }
             group.addTask { await gateway.deliverReplies() }
+            group.addTask { await gateway.observeRequests() }
             group.addTask { await cancelWhenGracefulShutdown { await gateway.loadHistory() } }
             group.addTask { await cancelWhenGracefulShutdown { await gateway.refreshRequestPartitions() } }
             group.addTask { await cancelWhenGracefulShutdown { await gateway.provisionTopics() } }
