@@ -68,6 +68,27 @@ public final class RawSocket: Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// Reads until the peer closes the connection (true) or nothing more arrives for `seconds`
+    /// (false), with what was received.
+    public func waitForClose(seconds: Int) -> (closed: Bool, received: String) {
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var data = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            if count == 0 { return (true, String(decoding: data, as: UTF8.self)) }
+            if count < 0 { return (errno == ECONNRESET, String(decoding: data, as: UTF8.self)) }
+            data += buffer[0..<count]
+        }
+    }
+
+    /// Sends `text`; false when the connection is gone.
+    public func trySend(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        return bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
+    }
+
     public func close() {
         Glibc.close(descriptor)
     }

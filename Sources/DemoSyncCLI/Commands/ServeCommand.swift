@@ -30,6 +30,18 @@ enum ServeCommand {
                 "max-header-bytes", "BYTES", environment: ["DEMOSYNC_MAX_HEADER_BYTES"], default: "16384",
                 help: "Largest request header section accepted; larger ones close the connection with 400."),
             .value(
+                "header-timeout", "DURATION", environment: ["DEMOSYNC_HEADER_TIMEOUT"], default: "60s",
+                help: "A request head not complete this long after the connection (or its first byte) closes the connection."),
+            .value(
+                "body-timeout", "DURATION", environment: ["DEMOSYNC_BODY_TIMEOUT"], default: "60s",
+                help: "A request body that sends nothing for this long closes the connection."),
+            .value(
+                "idle-timeout", "DURATION", environment: ["DEMOSYNC_IDLE_TIMEOUT"], default: "75s",
+                help: "A keep-alive connection idle this long after its last response is closed. Waiting captures are never cut."),
+            .value(
+                "max-connections", "N", environment: ["DEMOSYNC_MAX_CONNECTIONS"],
+                help: "Connections open at once; beyond it a new one gets 503 and is closed. Default: the descriptor limit less 256."),
+            .value(
                 "auth-token", "TOKEN", environment: ["DEMOSYNC_AUTH_TOKENS"], repeatable: true,
                 help: "A bearer token the API accepts on /api/ (health and metrics stay open); in the environment, separate tokens with `;`. No token: no authentication."),
             .value(
@@ -77,7 +89,11 @@ enum ServeCommand {
             api: APIConfiguration(
                 limits: HTTPLimits(
                     maxBodyBytes: try options.integer("max-body-bytes", default: 64 * 1024, in: 256...(16 * 1024 * 1024)),
-                    maxHeaderBytes: try options.integer("max-header-bytes", default: 16 * 1024, in: 1_024...(1024 * 1024))),
+                    maxHeaderBytes: try options.integer("max-header-bytes", default: 16 * 1024, in: 1_024...(1024 * 1024)),
+                    headerTimeout: try options.duration("header-timeout", default: .seconds(60), allowZero: false),
+                    bodyTimeout: try options.duration("body-timeout", default: .seconds(60), allowZero: false),
+                    idleTimeout: try options.duration("idle-timeout", default: .seconds(75), allowZero: false),
+                    maxConnections: try options.integer("max-connections", default: HTTPLimits.defaultMaxConnections, in: 1...10_000_000)),
                 authTokens: try authTokens(from: options),
                 maximumStatusWait: try options.duration("max-status-wait", default: .seconds(30))))
         let (logger, metrics) = try LoggingOptions.bootstrap("demosync.serve", from: options)

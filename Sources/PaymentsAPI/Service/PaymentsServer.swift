@@ -25,13 +25,17 @@ public enum PaymentsServer {
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some Service {
         let disconnects = ClientDisconnectWatcher()
+        let connections = ConnectionCount()
+        let limits = server.api.limits
         let operations = OperationsRoutes(readiness: { gateway.readiness }, metrics: metrics)
         metrics.refreshBeforeRendering { gateway.recordGauges() }
         return try PaymentsHTTPServer(
             configuration: server,
             router: PaymentsRouter.build(gateway: gateway, configuration: server.api, operations: operations, disconnects: disconnects),
             capture: CaptureEndpoint(gateway: gateway, configuration: server.api, disconnects: disconnects),
-            additionalChannelHandlers: { [ReceiveBufferSizing(), ClientDisconnectHandler(watcher: disconnects)] }, logger: logger,
+            additionalChannelHandlers: {
+                [ReceiveBufferSizing(), ClientDeadlineHandler(limits: limits, connections: connections), ClientDisconnectHandler(watcher: disconnects)]
+            }, logger: logger,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? server.port) })
     }
 
