@@ -67,7 +67,11 @@ public final class KafkaPaymentGateway: PaymentGateway {
             requestObserver = try KafkaConsumer(
                 configuration: configuration.kafka,
                 subscription: .allPartitions(of: [configuration.topics.request], from: .beginning),
-                componentSettings: ["auto.offset.reset": "earliest"],
+                // Another replica's request is worth knowing within a fraction of a second, not a
+                // millisecond: a long fetch wait makes the observer cost the broker a few fetches
+                // a second, idle or busy, where the latency profile's 5 ms wait would make it 200
+                // (every fetch of the request topic costs the broker as much as the processor's).
+                componentSettings: ["auto.offset.reset": "earliest", "fetch.wait.max.ms": "500"],
                 bufferCapacity: 10_000,
                 logger: logger,
                 statisticsHandler: { observerStatistics.record($0) })
@@ -152,24 +156,13 @@ public final class KafkaPaymentGateway: PaymentGateway {
 
     /// Reads request records (every replica's) and hands them to the registry, a batch at a
     /// time, until the observer is closed. Returns at once for a replica that reads none.
-    ///
-    /// Once the history is loaded, the observer fetches at most every `observationInterval`: it
-    /// is held (its partitions paused) in between. Another replica's request is worth knowing
-    /// within a fraction of a second, not a millisecond, and every fetch of the request topic
-    /// costs the broker as much as the processor's own (on the local broker, a listing of every
-    /// batch stored in the partition), whatever `fetch.min.bytes` asks.
-    func observeRequests(observationInterval: Duration = .milliseconds(100)) async {
+    func observeRequests() async {
         guard let requestObserver else { return }
         for await batch in requestObserver.batches() {
             let requests = batch.compactMap(ObservedRequest.init)
             if !requests.isEmpty { await registry.deliver([], observing: requests) }
             if let summary = history.record(batch, requests: requests.count, replies: 0) {
                 logLoaded(summary)
-            }
-            if history.isLoaded, requestObserver.bufferedCount == 0 {
-                requestObserver.hold()
-                try? await Task.sleep(for: observationInterval)
-                requestObserver.release()
             }
         }
     }
