@@ -1,4 +1,6 @@
 import AsyncHTTPClient
+import NIOCore
+import NIOSSL
 import Foundation
 import Payments
 import PaymentsClient
@@ -20,6 +22,9 @@ enum CaptureCommand {
             .value(
                 "idempotency-key", "KEY",
                 help: "Names the capture for retries (Idempotency-Key header). Default: the transaction id names it."),
+            .value(
+                "ca-file", "PEM", environment: ["DEMOSYNC_CA_FILE"],
+                help: "For an https:// --url: trust the certificate authorities in this PEM file (instead of the system's)."),
             .value("token", "TOKEN", environment: ["DEMOSYNC_API_TOKEN"], help: "Bearer token, when the API requires one."),
             .value("traceparent", "TRACEPARENT", help: "A W3C traceparent to continue (sent as the traceparent header)."),
             .flag("async", help: "Do not wait for the verdict (Prefer: respond-async): print the 202 with its status_url and exit 6."),
@@ -66,27 +71,36 @@ enum CaptureCommand {
 
         let request = CaptureRequest(
             transactionID: transactionID, amount: amount, currency: currency, metadata: metadata.isEmpty ? nil : metadataDictionary)
-        let result: CaptureResult
+        let httpClient = try Self.httpClient(trusting: options.string("ca-file"))
+        let answer: Result<CaptureResult, any Error>
         do {
             var headers: [(String, String)] = []
             if let key = options.string("idempotency-key") { headers.append(("Idempotency-Key", key)) }
             if let token = options.string("token") { headers.append(("Authorization", "Bearer \(token)")) }
             if let traceparent = options.string("traceparent") { headers.append(("traceparent", traceparent)) }
             if respondAsync { headers.append(("Prefer", "respond-async")) }
-            let client = PaymentsAPIClient(baseURL: url)
+            let client = PaymentsAPIClient(baseURL: url, httpClient: httpClient)
             let accepted = try await client.capture(request, timeout: timeout, headers: headers)
             if let wait, accepted.kind == .pending, let statusPath = accepted.header("Location") {
                 // Hold for the outcome on the status URL (RFC 7240 `Prefer: wait`).
                 var statusHeaders = headers.filter { $0.0 == "Authorization" }
                 statusHeaders.append(("Prefer", "wait=\(wait.components.seconds)"))
-                result = try await client.get(path: statusPath, timeout: wait + .seconds(10), headers: statusHeaders)
+                answer = .success(try await client.get(path: statusPath, timeout: wait + .seconds(10), headers: statusHeaders))
             } else {
-                result = accepted
+                answer = .success(accepted)
             }
-        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+        } catch {
+            answer = .failure(error)
+        }
+        if httpClient !== PaymentsAPIClient.sharedHTTPClient { try? await httpClient.shutdown() }
+        let result: CaptureResult
+        switch answer {
+        case .success(let answered):
+            result = answered
+        case .failure(let error as HTTPClientError) where error == .deadlineExceeded || error == .readTimeout:
             printError("no answer from \(url) within \(timeout); the capture may still complete")
             return ExitCode.timedOut
-        } catch {
+        case .failure(let error):
             printError("cannot reach the API at \(url): \(error)")
             return ExitCode.failure
         }
@@ -101,6 +115,25 @@ enum CaptureCommand {
             printError("the API answered \(result.status): \(result.error?.errorMessage ?? result.bodyText)")
             return ExitCode.failure
         }
+    }
+}
+
+extension CaptureCommand {
+    /// The shared client, or one that trusts the authorities in `caFile` (an error naming the file
+    /// when it cannot be read).
+    static func httpClient(trusting caFile: String?) throws -> HTTPClient {
+        guard let caFile else { return PaymentsAPIClient.sharedHTTPClient }
+        let authorities: [NIOSSLCertificate]
+        do {
+            authorities = try NIOSSLCertificate.fromPEMFile(caFile)
+        } catch {
+            throw UsageError("cannot read --ca-file \(caFile): \(error)", command: "capture")
+        }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(authorities)
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.connectionPool = .init(idleTimeout: .seconds(60))
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 }
 

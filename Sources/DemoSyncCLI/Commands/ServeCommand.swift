@@ -42,6 +42,10 @@ enum ServeCommand {
                 "max-connections", "N", environment: ["DEMOSYNC_MAX_CONNECTIONS"],
                 help: "Connections open at once; beyond it a new one gets 503 and is closed. Default: the descriptor limit less 256."),
             .value(
+                "tls-certificate", "PEM", environment: ["DEMOSYNC_TLS_CERTIFICATE"],
+                help: "Serve HTTPS with this certificate (chain, PEM); needs --tls-key. Read at start-up: restart to rotate."),
+            .value("tls-key", "PEM", environment: ["DEMOSYNC_TLS_KEY"], help: "The private key (PEM) of --tls-certificate."),
+            .value(
                 "auth-token", "TOKEN", environment: ["DEMOSYNC_AUTH_TOKENS"], repeatable: true,
                 help: "A bearer token the API accepts on /api/ (health and metrics stay open); in the environment, separate tokens with `;`. No token: no authentication."),
             .value(
@@ -95,7 +99,8 @@ enum ServeCommand {
                     idleTimeout: try options.duration("idle-timeout", default: .seconds(75), allowZero: false),
                     maxConnections: try options.integer("max-connections", default: HTTPLimits.defaultMaxConnections, in: 1...10_000_000)),
                 authTokens: try authTokens(from: options),
-                maximumStatusWait: try options.duration("max-status-wait", default: .seconds(30))))
+                maximumStatusWait: try options.duration("max-status-wait", default: .seconds(30))),
+            tls: try tlsFiles(from: options))
         let (logger, metrics) = try LoggingOptions.bootstrap("demosync.serve", from: options)
 
         let gateway = try KafkaPaymentGateway(configuration: gatewayConfiguration, logger: logger)
@@ -112,9 +117,20 @@ enum ServeCommand {
             logger.info("bearer authentication on", metadata: ["tokens": "\(server.api.authTokens.count)"])
         }
         try await PaymentsServer.run(server: server, gateway: gateway, metrics: metrics, logger: logger) { port in
-            logger.notice("listening", metadata: ["http.host": "\(server.host)", "http.port": "\(port)"])
+            logger.notice(
+                "listening", metadata: ["http.scheme": "\(server.tls == nil ? "http" : "https")", "http.host": "\(server.host)", "http.port": "\(port)"])
         }
         return ExitCode.success
+    }
+
+    /// Both `--tls-certificate` and `--tls-key`, or neither.
+    static func tlsFiles(from options: ParsedOptions) throws(UsageError) -> TLSFiles? {
+        switch (options.string("tls-certificate"), options.string("tls-key")) {
+        case (nil, nil): return nil
+        case (let certificate?, let key?): return TLSFiles(certificateChain: certificate, privateKey: key)
+        case (nil, _?): throw UsageError("--tls-key needs --tls-certificate", command: "serve")
+        case (_?, nil): throw UsageError("--tls-certificate needs --tls-key", command: "serve")
+        }
     }
 
     /// `all`, `partition=N` or `topic=NAME`.

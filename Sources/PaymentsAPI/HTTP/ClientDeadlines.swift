@@ -1,5 +1,6 @@
 import HTTPTypes
 import NIOCore
+import NIOHTTP1
 import NIOHTTPTypes
 import Synchronization
 
@@ -10,8 +11,9 @@ import Synchronization
 /// deadline runs: a waiting capture ends by its own timeout, never by these.
 ///
 /// Sits after the HTTP codec (it sees request and response parts) and puts a
-/// ``ConnectionGuard`` at the front of the pipeline, which sees the raw bytes: the first byte
-/// after a response switches from the idle deadline to the header deadline.
+/// ``ConnectionGuard`` just before the HTTP codec (after TLS, when there is TLS), which sees the
+/// raw bytes: the first byte after a response switches from the idle deadline to the header
+/// deadline.
 final class ClientDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -44,7 +46,12 @@ final class ClientDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandler
         let guardHandler = ConnectionGuard(connections: connections, limit: limits.maxConnections) { [weak self] context in
             self?.bytesArrived(context: context)
         }
-        try? context.pipeline.syncOperations.addHandler(guardHandler, position: .first)
+        let operations = context.pipeline.syncOperations
+        if let encoder = try? operations.handler(type: HTTPResponseEncoder.self) {
+            try? operations.addHandler(guardHandler, position: .before(encoder))
+        } else {
+            try? operations.addHandler(guardHandler, position: .first)
+        }
         arm(limits.headerTimeout, context: context)
     }
 

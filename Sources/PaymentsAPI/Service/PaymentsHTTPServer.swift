@@ -1,5 +1,7 @@
 import Hummingbird
 import HummingbirdCore
+import HummingbirdTLS
+import NIOSSL
 import Logging
 import NIOCore
 import NIOPosix
@@ -28,13 +30,16 @@ struct PaymentsHTTPServer: Service {
         let limits = configuration.api.limits
         let routes = router.buildResponder()
         let dates = HTTPDate()
-        server = try HTTPServerBuilder.http1(
+        var builder = HTTPServerBuilder.http1(
             configuration: .init(
                 additionalChannelHandlers: additionalChannelHandlers(),
                 idleTimeout: nil,
                 httpDecoderConfiguration: .init(
-                    maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes, maxHeaderFieldCount: 100))
-        ).buildServer(
+                    maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes, maxHeaderFieldCount: 100)))
+        if let tls = configuration.tls {
+            builder = try .tls(builder, tlsConfiguration: Self.tlsConfiguration(tls))
+        }
+        server = try builder.buildServer(
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "demosync"),
             eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
             logger: logger,
@@ -50,6 +55,25 @@ struct PaymentsHTTPServer: Service {
                 try await writer.write(response: response.head, body: response.body)
             },
             onServerRunning: onServerRunning)
+    }
+
+    /// The server side of TLS from PEM files; a file that cannot be read or parsed is an error
+    /// that names it.
+    static func tlsConfiguration(_ files: TLSFiles) throws -> TLSConfiguration {
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(files.certificateChain)
+        } catch {
+            throw TLSFilesError("cannot read the TLS certificate \(files.certificateChain): \(error)")
+        }
+        do {
+            key = try NIOSSLPrivateKey(file: files.privateKey, format: .pem)
+        } catch {
+            throw TLSFilesError("cannot read the TLS private key \(files.privateKey): \(error)")
+        }
+        guard !chain.isEmpty else { throw TLSFilesError("no certificate in \(files.certificateChain)") }
+        return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
     }
 
     /// A request through the router, with the context and error handling Hummingbird's
@@ -70,5 +94,14 @@ struct PaymentsHTTPServer: Service {
 
     func run() async throws {
         try await server.run()
+    }
+}
+
+/// A certificate or key file for HTTPS that cannot be used.
+public struct TLSFilesError: Error, CustomStringConvertible {
+    public let description: String
+
+    init(_ description: String) {
+        self.description = description
     }
 }

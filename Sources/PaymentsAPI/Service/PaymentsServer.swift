@@ -9,11 +9,26 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var host: String
     public var port: Int
     public var api: APIConfiguration
+    /// HTTPS instead of HTTP, when set.
+    public var tls: TLSFiles?
 
-    public init(host: String = "0.0.0.0", port: Int = 8080, api: APIConfiguration = APIConfiguration()) {
+    public init(host: String = "0.0.0.0", port: Int = 8080, api: APIConfiguration = APIConfiguration(), tls: TLSFiles? = nil) {
         self.host = host
         self.port = port
         self.api = api
+        self.tls = tls
+    }
+}
+
+/// The PEM files HTTPS is served with, read once at start-up.
+public struct TLSFiles: Sendable, Hashable {
+    /// The server's certificate, followed by any intermediates.
+    public var certificateChain: String
+    public var privateKey: String
+
+    public init(certificateChain: String, privateKey: String) {
+        self.certificateChain = certificateChain
+        self.privateKey = privateKey
     }
 }
 
