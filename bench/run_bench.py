@@ -522,7 +522,7 @@ class Runner:
         count = self.counts["memory_pending"]
         log(f"memory: {count} captures pending on a serve with no processor (cold and warm connections)")
         broker = self.fresh_broker()
-        serve = self.stack.serve(f"127.0.0.1:{broker.port}", ["--timeout", "300s"], name="serve-memory")
+        serve = self.stack.serve(f"127.0.0.1:{broker.port}", ["--timeout", "300s", "--header-timeout", "10m", "--idle-timeout", "10m"], name="serve-memory")
         self.results["memory"] = asyncio.run(memory_per_pending(serve.port, serve.pid, count, self.stamp))
         m = self.results["memory"]
         log(f"  capture share {m['capture_share_cold_bytes']:.0f} bytes beyond a new connection, "
