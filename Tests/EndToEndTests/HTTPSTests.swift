@@ -48,7 +48,7 @@ extension EndToEnd {
             let broker = try await LocalBroker.start()
             defer { Task { await broker.stop() } }
             let environment = DemoSync.environment(broker: broker)
-            let simulator = try DemoSync.simulate(["--delay", "0"], environment: environment)
+            let simulator = try DemoSync.simulate(["--delay", "0", "--approval-rate", "1"], environment: environment)
             defer { Task { await simulator.terminate() } }
             try await simulator.waitUntilSimulatorReady()
             let server = try await DemoSync.serve(

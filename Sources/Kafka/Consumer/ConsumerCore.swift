@@ -87,8 +87,11 @@ final class ConsumerCore: RebalanceHandler {
                     state.positioningFailures += 1
                     return state.positioningFailures
                 }
+                // A topic not created yet is the normal start of a new deployment (whoever
+                // provisions topics creates it in a moment), not a warning.
+                let firstLevel: Logger.Level = (error as? KafkaError)?.isUnknownDestination == true ? .info : .warning
                 logger.log(
-                    level: failures == 1 ? .warning : .debug, "cannot position the consumer yet; retrying",
+                    level: failures == 1 ? firstLevel : .debug, "cannot position the consumer yet; retrying",
                     metadata: ["kafka.error": "\(error)"])
                 thread.sleep(.milliseconds(500))
                 return
@@ -164,7 +167,8 @@ final class ConsumerCore: RebalanceHandler {
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
             let error = KafkaError(code, message: rd_kafka_message_errstr(message).map { String(cString: $0) })
             handle.callbacks.connectivity.record(error: error)
-            logger.warning("consumer error", metadata: ["kafka.error": "\(error)"])
+            // A group member subscribed to a topic not created yet hears so until it is.
+            logger.log(level: error.isUnknownDestination ? .info : .warning, "consumer error", metadata: ["kafka.error": "\(error)"])
             return nil
         }
         if pollState.withLock({ $0.deliveryStopped }) {
