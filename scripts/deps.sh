@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything DemoSync needs that a fresh machine may lack, idempotently:
 #   - the Debian packages for building (pkg-config, libssl-dev, zlib, a C toolchain, python3-venv),
-#     and prometheus, for its promtool, with which `make test` checks the rules in deploy/;
+#     and prometheus, for its promtool, with which `make test` checks the rules in deploy/,
+#     and stunnel4, the TLS terminator the TLS tests put in front of the local broker (Tansu 0.6
+#     cannot serve TLS itself: see docs/operations.md, "Kafka TLS and SASL");
 #   - librdkafka >= 2.2: the system's if it is new enough, otherwise built from Debian's source
 #     package into .deps/librdkafka (the bookworm package, 2.0.2, cannot talk to the local broker):
 #     testing's (forky, 2.14 as of writing), falling back to Debian 13's 2.8.0. Before 2.10 a topic
@@ -30,7 +32,7 @@ version_at_least() { # version_at_least HAVE WANT
 }
 
 install_debian_packages() {
-    local wanted=(pkg-config libssl-dev zlib1g-dev libzstd-dev gcc g++ make patch python3-venv curl ca-certificates prometheus $EXTRA_DEBIAN_PACKAGES)
+    local wanted=(pkg-config libssl-dev zlib1g-dev libzstd-dev gcc g++ make patch python3-venv curl ca-certificates prometheus stunnel4 $EXTRA_DEBIAN_PACKAGES)
     local missing=()
     for package in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

@@ -2,30 +2,6 @@ import Foundation
 import Testing
 import TestSupport
 
-/// A certificate authority and a server certificate for 127.0.0.1, made with `openssl` in a
-/// temporary folder, as an operator would make them.
-struct TestCertificates {
-    let folder: URL
-    var authority: String { folder.appending(path: "ca.pem").path }
-    var certificate: String { folder.appending(path: "server.pem").path }
-    var key: String { folder.appending(path: "server.key").path }
-
-    static func make() async throws -> TestCertificates {
-        let folder = FileManager.default.temporaryDirectory.appending(path: "demosync-https-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let script = """
-            set -e
-            openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=DemoSync test CA" 2>/dev/null
-            openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=127.0.0.1" 2>/dev/null
-            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > server.ext
-            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile server.ext 2>/dev/null
-            """
-        let result = try await Shell.run(script, in: folder)
-        guard result.status == 0 else { throw TestSupportError("openssl failed: \(result.output)") }
-        return TestCertificates(folder: folder)
-    }
-}
-
 /// `/bin/sh -c` to completion.
 enum Shell {
     static func run(_ script: String, in folder: URL? = nil) async throws -> (status: Int32, output: String) {
@@ -44,7 +20,8 @@ extension EndToEnd {
     struct HTTPSTests {
         @Test("serve over HTTPS with a certificate the test makes: demosync capture with --ca-file gets the verdict, without it the certificate is refused")
         func https() async throws {
-            let certificates = try await TestCertificates.make()
+            let authority = try await TestCertificateAuthority.make()
+            let certificates = try await authority.issueServerCertificate()
             let broker = try await LocalBroker.start()
             defer { Task { await broker.stop() } }
             let environment = DemoSync.environment(broker: broker)
@@ -57,13 +34,13 @@ extension EndToEnd {
             let url = "https://127.0.0.1:\(server.port)"
             var ready = ""
             for _ in 0..<300 where ready != "200" {
-                ready = try await Shell.run("curl -s -o /dev/null -w '%{http_code}' --cacert '\(certificates.authority)' \(url)/health/ready").output
+                ready = try await Shell.run("curl -s -o /dev/null -w '%{http_code}' --cacert '\(authority.certificate)' \(url)/health/ready").output
                 if ready != "200" { try await Task.sleep(for: .milliseconds(100)) }
             }
             #expect(ready == "200", "ready over HTTPS")
             #expect(server.process.output.contains("http.scheme=https"))
 
-            let captured = try await DemoSync.capture(["--amount", "7.00", "--url", url, "--ca-file", certificates.authority])
+            let captured = try await DemoSync.capture(["--amount", "7.00", "--url", url, "--ca-file", authority.certificate])
             #expect(captured.status == 0, "\(captured.output) \(captured.errorOutput)")
             #expect(captured.json?["status"] as? String == "approved")
 

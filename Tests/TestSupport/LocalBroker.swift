@@ -19,7 +19,8 @@ public final class LocalBroker: Sendable {
     /// A start that fails is retried: on another port when the port was chosen here, on the same
     /// one (for up to 30 s, while the previous broker's sockets linger) when it was given. The
     /// broker advertises `advertisedPort` to clients when given (a ``TCPRelay`` in front of it).
-    public static func start(port: Int? = nil, advertisedPort: Int? = nil) async throws -> LocalBroker {
+    /// `arguments` go to `tansu broker` as well (`--authentication`, say).
+    public static func start(port: Int? = nil, advertisedPort: Int? = nil, arguments: [String] = []) async throws -> LocalBroker {
         var lastError: any Error = TestSupportError("the broker did not start")
         let deadline = ContinuousClock.now + .seconds(30)
         var attempts = 0
@@ -30,7 +31,7 @@ public final class LocalBroker: Sendable {
             let advertised = "tcp://127.0.0.1:\(advertisedPort ?? chosen)"
             let process = try ManagedProcess.launch(
                 executable: try Self.executable(),
-                arguments: ["broker", "--listener-url", url, "--advertised-listener-url", advertised],
+                arguments: ["broker", "--listener-url", url, "--advertised-listener-url", advertised] + arguments,
                 name: "tansu-\(chosen)")
             let broker = LocalBroker(port: chosen, process: process)
             let started = ContinuousClock.now

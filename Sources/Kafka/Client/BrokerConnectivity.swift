@@ -18,6 +18,11 @@ public final class BrokerConnectivity: Sendable {
     /// one atomic load while nothing changes.
     private let reachable = Atomic(false)
     private let changeHandlers = Mutex<[@Sendable (Bool) -> Void]>([])
+    /// The last error librdkafka gave for a broker connection (refused, TLS handshake, SASL
+    /// authentication...), kept until the brokers are reachable again and added to the reason
+    /// of every failure recorded meanwhile: "1/1 brokers are down" or a timed-out probe does not
+    /// say why, and librdkafka reports a connection error only once while it repeats.
+    private let lastConnectionError = Mutex<String?>(nil)
     private let failureHandlers = Mutex<[@Sendable () -> Void]>([])
 
     public init() {}
@@ -47,19 +52,27 @@ public final class BrokerConnectivity: Sendable {
 
     func recordSuccess() {
         guard !reachable.load(ordering: .relaxed) else { return }
+        lastConnectionError.withLock { $0 = nil }
         update(.reachable)
     }
 
     func recordFailure(reason: String) {
-        update(.unreachable(reason: reason))
+        let cause = lastConnectionError.withLock { $0 }
+        update(.unreachable(reason: cause.map { "\(reason); last connection error: \($0)" } ?? reason))
         for handler in failureHandlers.withLock({ $0 }) { handler() }
     }
 
     func record(error: KafkaError) {
         if error.code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN.rawValue || error.code == RD_KAFKA_RESP_ERR__FATAL.rawValue {
             recordFailure(reason: error.message)
+        } else if Self.connectionErrors.contains(error.code) {
+            lastConnectionError.withLock { $0 = error.message }
         }
     }
+
+    /// The errors that say why a broker connection failed.
+    private static let connectionErrors = Set(
+        [RD_KAFKA_RESP_ERR__TRANSPORT, RD_KAFKA_RESP_ERR__SSL, RD_KAFKA_RESP_ERR__AUTHENTICATION, RD_KAFKA_RESP_ERR__RESOLVE].map(\.rawValue))
 
     private func update(_ newState: State) {
         let changed = state.withLock { state -> Bool? in
