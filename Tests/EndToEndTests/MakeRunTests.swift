@@ -17,6 +17,8 @@ extension EndToEnd {
             ]
             let script = PackagePaths.root.appending(path: "scripts/run-local.sh").path
             let run = try ManagedProcess.launch(executable: "/bin/bash", arguments: [script], environment: environment, name: "make-run")
+            // Its components run in sessions of their own: only the script's SIGTERM stops them.
+            defer { Task { await run.terminate(grace: .seconds(30)) } }
             try await run.waitForOutput("[run] ready on", timeout: .seconds(90))
             let started = run.output
             let assigned = try #require(started.range(of: "partitions assigned"), "the simulator was assigned before ready")
