@@ -13,11 +13,19 @@ simulator and API on free loopback ports, is bounded in time, and stops everythi
                 down, full service within seconds after.
 4. bad-input    schemathesis against docs/openapi.yaml on a live serve, and a hand-made corpus of
                 bad requests, each of which must get a clear 4xx.
+5. replicas     three `serve` replicas behind round-robin, one killed with SIGKILL mid-load and
+                restarted on its port: every capture answered (clients retry the same capture on
+                the next replica after a connection error, 503 or 504), the restarted replica
+                ready again after loading what the topics hold, and, read back from offset 0 with
+                kafka-python, one request record per transaction (more only after `expired`).
 
 Writes bench/results/soak-<timestamp>.json (logs beside it), docs/reliability.json,
 docs/img/soak-rss.png and rewrites docs/reliability.md.
 
-    soak.py --bin-dir DIR [--only soak,kill,outage,bad-input] [--quick] [--no-docs]
+    soak.py --bin-dir DIR [--only soak,kill,outage,bad-input,replicas] [--quick] [--no-docs]
+
+With --only, docs/reliability.md keeps the sections of the scenarios not run from
+docs/reliability.json (the last published run) and marks which ones come from this run.
 """
 
 from __future__ import annotations
@@ -32,17 +40,20 @@ import shutil
 import signal
 import subprocess
 import sys
+import itertools
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the work tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from httpload import CAPTURE_HEADERS, CAPTURE_PATH, CaptureLoad, Connection, percentile  # noqa: E402
+from httpload import CAPTURE_HEADERS, CAPTURE_PATH, CaptureLoad, Connection, capture_body, percentile  # noqa: E402
 from stack import (  # noqa: E402
     ROOT, Stack, StackError, dump_json, free_port, http_get, install_signal_handlers, machine_description, raise_fd_limit, rss_kib,
     scrape,
 )
+from topic_reader import read_topics  # noqa: E402
 
 DOCS = ROOT / "docs"
 VENV_BIN = ROOT / ".deps" / "bench-venv" / "bin"
@@ -684,6 +695,351 @@ def schemathesis_clean(fuzz: dict) -> bool:
             and all(status == "422" and '"idempotency_key_reused"' in body for status, body in refused))
 
 
+# -- 5. three replicas, one killed and restarted -----------------------------------------------------
+
+
+REPLICAS = 3
+REPLICA_TIMEOUT_S = 5
+REPLICA_MAX_TRIES = 10
+REPLICA_RETRYABLE = {503, 504}  # and connection errors (status 0)
+
+
+@dataclass
+class ReplicaAttempt:
+    replica: int
+    started: float
+    ended: float
+    status: int  # 0: connection error or client timeout
+    error: str | None
+    error_code: str | None
+    correlation_id: str | None
+    replayed: bool
+    verdict: str | None
+
+
+@dataclass
+class ReplicaCapture:
+    number: int
+    transaction_id: str
+    key: str
+    first_replica: int
+    started: float
+    ended: float | None = None
+    final: str | None = None  # "approved", "declined", or "gave up" / "HTTP <status> <code>"
+    attempts: list[ReplicaAttempt] = field(default_factory=list)
+    on_replica: int | None = None  # the replica the attempt in progress went to
+
+
+def attempt_cause(attempt: ReplicaAttempt) -> str:
+    if attempt.status == 0:
+        return f"connection error ({(attempt.error or '?').split(':')[0]})"
+    return f"{attempt.status} {attempt.error_code or ''}".strip()
+
+
+class RoundRobinLoad:
+    """`clients` closed-loop clients, each sending one capture at a time (unique transaction id and
+    Idempotency-Key), the first attempt of capture n to replica n mod 3. A connection error, 503 or
+    504 makes the client send the SAME capture (same key, same body) to the next replica, after a
+    short back-off, up to `max_tries` attempts, until it gets a verdict (200)."""
+
+    def __init__(self, ports: list[int], clients: int, prefix: str, max_tries: int, client_timeout: float):
+        self.ports = ports
+        self.clients = clients
+        self.prefix = prefix
+        self.max_tries = max_tries
+        self.client_timeout = client_timeout
+        self.captures: list[ReplicaCapture] = []
+        self._numbers = itertools.count(0)
+        self._stopping = False
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def in_flight_on(self, replica: int) -> int:
+        return sum(1 for c in self.captures if c.ended is None and c.on_replica == replica)
+
+    async def _client(self) -> None:
+        connections = [Connection(port) for port in self.ports]
+        try:
+            while not self._stopping:
+                number = next(self._numbers)
+                transaction_id = f"tx_{self.prefix}_{number}"
+                capture = ReplicaCapture(number, transaction_id, f"key_{self.prefix}_{number}", number % len(self.ports), time.monotonic())
+                self.captures.append(capture)
+                body = capture_body(transaction_id)
+                headers = {"Content-Type": "application/json", "Idempotency-Key": capture.key}
+                replica = capture.first_replica
+                for attempt_number in range(self.max_tries):
+                    capture.on_replica = replica
+                    started = time.monotonic()
+                    reply = await connections[replica].request("POST", CAPTURE_PATH, body, headers, self.client_timeout)
+                    parsed = reply.json()
+                    verdict = parsed.get("status") if reply.status == 200 else None
+                    capture.attempts.append(ReplicaAttempt(
+                        replica, started, time.monotonic(), reply.status, reply.error, parsed.get("error_code"),
+                        parsed.get("correlation_id"), reply.headers.get("idempotent-replayed") == "true", verdict))
+                    if reply.status == 200 and verdict in ("approved", "declined"):
+                        capture.final = verdict
+                        break
+                    if reply.status != 0 and reply.status not in REPLICA_RETRYABLE:
+                        capture.final = f"HTTP {reply.status} {parsed.get('error_code') or ''}".strip()
+                        break
+                    replica = (replica + 1) % len(self.ports)
+                    await asyncio.sleep(min(0.05 * (2 ** attempt_number), 0.5))
+                else:
+                    capture.final = "gave up"
+                capture.ended = time.monotonic()
+                capture.on_replica = None
+        finally:
+            for connection in connections:
+                connection.close()
+
+    async def run(self) -> None:
+        await asyncio.gather(*(self._client() for _ in range(self.clients)))
+
+
+LOADED_LINE = "captures already in Kafka loaded"
+
+
+def loaded_line(log_path: Path) -> dict | None:
+    """The figures of serve's "captures already in Kafka loaded; taking captures" log line (text
+    format, metadata as key=value), or None when it has not logged it (yet)."""
+    try:
+        text = log_path.read_text(errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if LOADED_LINE in line:
+            figures: dict[str, object] = {"timestamp": line.split(" ", 1)[0]}
+            for name, value in re.findall(r"(\w+)=(\S+)", line):
+                figures[name] = int(value) if value.isdigit() else value
+            return figures
+    return None
+
+
+def wait_loaded_line(log_path: Path, timeout: float = 10) -> dict | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        figures = loaded_line(log_path)
+        if figures is not None:
+            return figures
+        time.sleep(0.1)
+    return None
+
+
+def record_checks(load: RoundRobinLoad, read, replies_by_id: dict[str, list[str]]) -> dict:
+    """Request records per transaction id, and the transactions with more than one, told apart:
+    those whose first attempt was answered `expired` (a new attempt is then the documented
+    behaviour) and the others (violations)."""
+    by_transaction: dict[str, list] = {}
+    for record in read.records["payment-requests"]:
+        by_transaction.setdefault(record.transaction_id or "?", []).append(record)
+    mine = {c.transaction_id: c for c in load.captures}
+    counts: dict[str, int] = {}
+    after_expired, violations = [], []
+    for transaction_id, capture in mine.items():
+        records = sorted(by_transaction.get(transaction_id, []), key=lambda r: (r.timestamp_ms, r.offset))
+        bucket = str(len(records)) if len(records) < 3 else "3+"
+        counts[bucket] = counts.get(bucket, 0) + 1
+        if len(records) <= 1:
+            continue
+        first_id = records[0].key
+        first_expired = "expired" in replies_by_id.get(first_id or "", []) or any(
+            a.status == 504 and a.error_code == "deadline_exceeded" for a in capture.attempts)
+        t0 = capture.started
+        detail = {
+            "transaction_id": transaction_id,
+            "idempotency_key": capture.key,
+            "records": [{"partition": r.partition, "offset": r.offset, "timestamp_ms": r.timestamp_ms, "correlation_id": r.key,
+                         "idempotency_key_header": r.headers.get("idempotency-key"), "deadline": r.headers.get("deadline"),
+                         "replies": replies_by_id.get(r.key or "", [])} for r in records],
+            "same_correlation_id": len({r.key for r in records}) == 1,
+            "first_attempt_expired": first_expired,
+            "client_attempts": [{"replica": a.replica + 1, "at_s": round(a.started - t0, 3), "took_s": round(a.ended - a.started, 3),
+                                 "status": a.status, "error": a.error, "error_code": a.error_code, "correlation_id": a.correlation_id,
+                                 "replayed": a.replayed, "verdict": a.verdict} for a in capture.attempts],
+            "final": capture.final,
+        }
+        (after_expired if first_expired else violations).append(detail)
+    strangers = sorted(set(by_transaction) - set(mine))
+    return {"records_per_transaction": dict(sorted(counts.items())), "more_than_one_after_expired": after_expired,
+            "violations": violations, "transactions_not_sent_by_the_load": len(strangers)}
+
+
+def scenario_replicas(stack: Stack, quick: bool, stamp: str) -> dict:
+    broker = stack.broker()
+    bootstrap = f"127.0.0.1:{broker.port}"
+    simulate = stack.simulate(bootstrap, 0)
+    extra = ["--timeout", f"{REPLICA_TIMEOUT_S}s"]
+    # --log-level info: the replicas' "captures already in Kafka loaded" line is logged at info.
+    replicas = [stack.serve(bootstrap, extra, name=f"serve-{i + 1}", log_level="info") for i in range(REPLICAS)]
+    ports = [r.port for r in replicas]
+    initial_loaded = [wait_loaded_line(r.log, 5) for r in replicas]
+    clients = 64
+    kill_at, restart_after, duration = (4, 2, 12) if quick else (8, 2, 25)
+    victim = 1  # replica 2 (index 1)
+    log(f"replicas: {clients} clients round-robin over {REPLICAS} replicas for {duration} s; SIGKILL replica {victim + 1} at {kill_at} s, "
+        f"restart on the same port {restart_after} s later")
+
+    async def drive() -> dict:
+        load = RoundRobinLoad(ports, clients, f"rep_{stamp}", REPLICA_MAX_TRIES, REPLICA_TIMEOUT_S + 10)
+        started = time.monotonic()
+        readiness: list[tuple[float, int, int]] = []
+        stop = asyncio.Event()
+        current = list(replicas)
+
+        async def watch_ready() -> None:
+            last: list[int | None] = [None] * REPLICAS
+            while not stop.is_set():
+                for index, port in enumerate(ports):
+                    status, _ = await asyncio.to_thread(http_get, f"http://127.0.0.1:{port}/health/ready", 1)
+                    if status != last[index]:
+                        readiness.append((round(time.monotonic() - started, 2), index + 1, status))
+                        last[index] = status
+                await asyncio.sleep(0.2)
+
+        watcher = asyncio.create_task(watch_ready())
+        task = asyncio.create_task(load.run())
+        await asyncio.sleep(kill_at)
+        in_flight_on_victim = load.in_flight_on(victim)
+        killed_at = time.monotonic()
+        returncode = await asyncio.to_thread(stack.kill, replicas[victim])
+        await asyncio.sleep(restart_after)
+        restarted_at = time.monotonic()
+        restarted = await asyncio.to_thread(stack.serve, bootstrap, extra, f"serve-{victim + 1}-restarted", False, ports[victim], "info")
+        current[victim] = restarted
+        ready_s = None
+        try:
+            ready_s = await asyncio.to_thread(stack.wait_ready, restarted, f"http://127.0.0.1:{ports[victim]}/health/ready", 90)
+        except StackError as error:
+            log(f"replicas: the restarted replica did not become ready: {str(error).splitlines()[0]}")
+        ready_at = time.monotonic() if ready_s is not None else None
+        await asyncio.sleep(max(0, duration - (time.monotonic() - started)))
+        load.stop()
+        await asyncio.wait_for(task, 120)
+        ended = time.monotonic()
+        pending = [await wait_pending_zero(p.port, 20) for p in current]
+        stop.set()
+        await watcher
+        return {"load": load, "started": started, "killed_at": killed_at, "restarted_at": restarted_at, "ready_at": ready_at,
+                "ready_s": ready_s, "ended": ended, "kill_returncode": returncode, "in_flight_on_victim": in_flight_on_victim,
+                "readiness": readiness, "replicas": current, "pending": pending}
+
+    run = asyncio.run(drive())
+    load: RoundRobinLoad = run["load"]
+    t0 = run["started"]
+    current = run["replicas"]
+    restarted = current[victim]
+    restarted_loaded = wait_loaded_line(restarted.log, 5)
+    log(f"replicas: {len(load.captures)} captures; reading the request and reply topics back from offset 0 (kafka-python)")
+    read = read_topics(bootstrap, ["payment-requests", "payment-responses"])
+    replies_by_id: dict[str, list[str]] = {}
+    for record in read.records["payment-responses"]:
+        replies_by_id.setdefault(record.key or "", []).append(str(record.value.get("status")))
+    records = record_checks(load, read, replies_by_id)
+
+    captures = load.captures
+    finals: dict[str, int] = {}
+    for c in captures:
+        finals[c.final or "unfinished"] = finals.get(c.final or "unfinished", 0) + 1
+    answered = sum(1 for c in captures if c.final in ("approved", "declined"))
+    retries: dict[str, int] = {}
+    retries_by_replica: dict[str, int] = {}
+    attempts_per_capture: dict[str, int] = {}
+    for c in captures:
+        attempts_per_capture[str(len(c.attempts))] = attempts_per_capture.get(str(len(c.attempts)), 0) + 1
+        for a in c.attempts[:-1] if c.final in ("approved", "declined") else c.attempts:
+            if a.status == 0 or a.status in REPLICA_RETRYABLE:
+                retries[attempt_cause(a)] = retries.get(attempt_cause(a), 0) + 1
+                name = f"{attempt_cause(a)} from replica {a.replica + 1}"
+                retries_by_replica[name] = retries_by_replica.get(name, 0) + 1
+    latencies = sorted(c.ended - c.started for c in captures if c.final in ("approved", "declined"))
+    retried = sorted(c.ended - c.started for c in captures if c.final in ("approved", "declined") and len(c.attempts) > 1)
+    ready_t = (run["ready_at"] - t0) if run["ready_at"] else None
+    victim_after = [a for c in captures for a in c.attempts if a.replica == victim and ready_t is not None and a.started - t0 >= ready_t]
+    victim_200_after = [a for a in victim_after if a.status == 200]
+    first_200_after = min((a.ended - t0 for a in victim_200_after), default=None)
+    answers_by_replica: dict[str, int] = {}
+    for c in captures:
+        if c.final in ("approved", "declined"):
+            name = f"replica {c.attempts[-1].replica + 1}"
+            answers_by_replica[name] = answers_by_replica.get(name, 0) + 1
+    attempt_records = [a for c in captures for a in c.attempts]
+    metrics = [scrape(p.port) for p in current]
+    simulate_metrics = scrape(simulate.port)
+    requests_read = read.summary()["topics"]["payment-requests"]
+    exactly_one = records["records_per_transaction"].get("1", 0)
+    result = {
+        "replicas": REPLICAS,
+        "clients": clients,
+        "serve_options": " ".join(extra) + " --log-level info",
+        "simulate_options": "--delay 0",
+        "partitions": 3,
+        "max_tries": REPLICA_MAX_TRIES,
+        "backoff": "50 ms doubling per retry, at most 500 ms",
+        "client_timeout_s": REPLICA_TIMEOUT_S + 10,
+        "duration_s": duration,
+        "load_elapsed_s": round(run["ended"] - t0, 2),
+        "killed_replica": victim + 1,
+        "killed_at_s": round(run["killed_at"] - t0, 2),
+        "kill_exit_code": run["kill_returncode"],
+        "in_flight_on_killed_replica": run["in_flight_on_victim"],
+        "restarted_at_s": round(run["restarted_at"] - t0, 2),
+        "restarted_ready_after_s": round(run["ready_s"], 2) if run["ready_s"] is not None else None,
+        "restarted_ready_at_s": round(ready_t, 2) if ready_t is not None else None,
+        "restarted_loaded_line": restarted_loaded,
+        "initial_loaded_lines": initial_loaded,
+        "restarted_first_200_after_ready_s": round(first_200_after - ready_t, 3) if first_200_after is not None else None,
+        "restarted_attempts_after_ready": len(victim_after),
+        "restarted_200s_after_ready": len(victim_200_after),
+        "captures_started": len(captures),
+        "captures_answered": answered,
+        "finals": dict(sorted(finals.items())),
+        "attempts_per_capture": dict(sorted(attempts_per_capture.items(), key=lambda kv: int(kv[0]))),
+        "retries_by_cause": dict(sorted(retries.items(), key=lambda kv: -kv[1])),
+        "retries_by_cause_and_replica": dict(sorted(retries_by_replica.items(), key=lambda kv: -kv[1])),
+        "retries_total": sum(retries.values()),
+        "captures_per_s": answered / max(1e-9, run["ended"] - t0),
+        "latency_ms": {"p50": percentile(latencies, 50) * 1000, "p99": percentile(latencies, 99) * 1000,
+                       "max": latencies[-1] * 1000 if latencies else 0},
+        "latency_of_retried_ms": {"count": len(retried), "p50": percentile(retried, 50) * 1000, "p99": percentile(retried, 99) * 1000,
+                                  "max": retried[-1] * 1000 if retried else 0},
+        "answers_by_replica": dict(sorted(answers_by_replica.items())),
+        "replayed_answers": sum(1 for c in captures if c.attempts and c.attempts[-1].replayed and c.final in ("approved", "declined")),
+        "request_topic_read": requests_read,
+        "reply_topic_read": read.summary()["topics"]["payment-responses"],
+        "read_caught_up": read.caught_up,
+        "read_elapsed_s": round(read.elapsed_s, 2),
+        "records_per_transaction": records["records_per_transaction"],
+        "transactions_with_exactly_one_record": exactly_one,
+        "more_than_one_after_expired": records["more_than_one_after_expired"],
+        "violations": records["violations"],
+        "transactions_not_sent_by_the_load": records["transactions_not_sent_by_the_load"],
+        "simulate_outcomes": outcome_counts(simulate_metrics),
+        "serve_outcomes": {f"replica {i + 1}": outcome_counts(m) for i, m in enumerate(metrics)},
+        "replies_unmatched": {f"replica {i + 1}": metric(m, "demosync_replies_unmatched_total") for i, m in enumerate(metrics)},
+        "pending_at_end": {f"replica {i + 1}": p for i, p in enumerate(run["pending"])},
+        "readiness_changes": [{"t_s": t, "replica": r, "status": s} for t, r, s in run["readiness"]],
+        "replicas_alive": [p.alive() for p in current],
+        "simulate_alive": simulate.alive(),
+        "timeline": timeline(attempt_records, t0, 1.0),
+    }
+    result["checks"] = {
+        "every capture answered (final answers = captures started)": answered == len(captures) and len(captures) > 0,
+        "every transaction has one request record (more only after an expired attempt)": not records["violations"]
+        and records["records_per_transaction"].get("0", 0) == 0,
+        "the request topic was read to its Fetch high watermark": read.caught_up,
+        "the restarted replica became ready": run["ready_s"] is not None,
+        "the restarted replica logged what it loaded": restarted_loaded is not None,
+        "the restarted replica took traffic again (200s after ready)": len(victim_200_after) > 0,
+        "no other crash": all(p.alive() for p in current) and simulate.alive(),
+        "nothing pending at the end": all(p == 0 for p in run["pending"]),
+    }
+    log(f"replicas: {answered}/{len(captures)} answered; records per transaction {records['records_per_transaction']}; "
+        f"{len(records['violations'])} violation(s); restarted replica ready after {result['restarted_ready_after_s']} s, loaded {restarted_loaded}")
+    return result
+
+
 # -- the document ----------------------------------------------------------------------------------
 
 
@@ -723,6 +1079,10 @@ def checks_table(checks: dict) -> list[str]:
     return lines
 
 
+def count_text(value) -> str:
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
 def counts_text(counts: dict) -> str:
     return ", ".join(f"{k}: {v:,}" for k, v in counts.items()) or "none"
 
@@ -736,8 +1096,11 @@ def markdown(results: dict) -> str:
     add("<!-- Written by `make soak` (bench/soak.py): do not edit by hand. The analysis section is")
     add("     bench/reliability-notes.md, included as it is. -->")
     add("")
+    separate = results.get("scenario_runs", {})
+    later = "; ".join(f"{name} in the run of {run['timestamp']}" + (" (quick mode)" if run.get("quick") else "") for name, run in separate.items())
     add("What the soak-and-fault suite (`make soak`, not part of `make test`) measured in the run of " + results["timestamp"]
-        + (" (**quick mode: smaller counts, indicative only**)" if results["quick"] else "") + ". Every scenario starts its own broker (Tansu,"
+        + (" (**quick mode: smaller counts, indicative only**)" if results["quick"] else "")
+        + (f" (and, run separately with `--only`: {later})" if later else "") + ". Every scenario starts its own broker (Tansu,"
         " memory storage), `simulate` and `serve` on free loopback ports, is bounded in time, and stops all it started.")
     add("")
     add("| Scenario | Result |")
@@ -905,6 +1268,90 @@ def markdown(results: dict) -> str:
         lines += checks_table(b["checks"])
         add("")
 
+    r = scenarios.get("replicas")
+    if r and "error" not in r:
+        add("## 5. Three replicas behind round-robin, one killed with SIGKILL and restarted")
+        add("")
+        run = results.get("scenario_runs", {}).get("replicas")
+        if run:
+            add(f"Run of {run['timestamp']}{' (quick mode)' if run.get('quick') else ''}, separately from the scenarios above "
+                f"(`--only replicas`; load average {run['machine'].get('load_average_at_start')} at its start).")
+            add("")
+        lp = r.get("restarted_loaded_line") or {}
+        add(f"A fresh broker ({r['partitions']} partitions per topic), `simulate {r['simulate_options']}` and {r['replicas']} `serve {r['serve_options']}` "
+            f"replicas, each reading every request and reply record from the beginning of the topics. {r['clients']} keep-alive clients send captures for "
+            f"{r['duration_s']} s, each with a unique transaction id and `Idempotency-Key`, the first attempt of capture n to replica (n mod 3) + 1. "
+            f"A client that gets a connection error, 503 or 504 sends the same capture (same key, same body) to the next replica, "
+            f"{r['backoff']}, up to {r['max_tries']} attempts, until it gets a verdict. Replica {r['killed_replica']} is killed with SIGKILL at "
+            f"{r['killed_at_s']} s ({r['in_flight_on_killed_replica']} captures in flight on it) and started again on the same port at "
+            f"{r['restarted_at_s']} s. At the end the request topic is read back from offset 0 by a fresh kafka-python reader (no group), until "
+            f"its position reaches the Fetch high watermark of every partition (the broker's ListOffsets end is wrong after multi-record "
+            f"batches), and its records are counted per transaction id.")
+        add("")
+        add("| Figure | Value |")
+        add("| --- | --- |")
+        add(f"| Captures started / answered with a verdict | {r['captures_started']:,} / {r['captures_answered']:,} in {r['load_elapsed_s']} s "
+            f"({r['captures_per_s']:.0f}/s) |")
+        add(f"| Final answers | {counts_text(r['finals'])} |")
+        add(f"| Attempts per capture | {counts_text(r['attempts_per_capture'])} |")
+        add(f"| Retries by cause ({r['retries_total']:,} in all) | {counts_text(r['retries_by_cause']) if r['retries_by_cause'] else 'none'} |")
+        if r.get("retries_by_cause_and_replica"):
+            add(f"| Retries by cause and the replica that caused them | {counts_text(r['retries_by_cause_and_replica'])} |")
+        lat, lr = r["latency_ms"], r["latency_of_retried_ms"]
+        add(f"| Latency, first attempt to verdict (closed loop) | p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms, max {lat['max']:.0f} ms |")
+        add(f"| Latency of the captures that needed a retry ({lr['count']:,}) | p50 {lr['p50']:.1f} ms, p99 {lr['p99']:.1f} ms, max {lr['max']:.0f} ms |")
+        add(f"| Verdicts by the replica that gave them / replayed | {counts_text(r['answers_by_replica'])} / {r['replayed_answers']:,} |")
+        ready = r["restarted_ready_after_s"]
+        ready_text = "**never**" if ready is None else f"{ready} s after it was started (at {r['restarted_ready_at_s']} s)"
+        add(f"| Restarted replica: ready (`/health/ready` 200) | {ready_text} |")
+        if lp:
+            add(f"| Its \"captures already in Kafka loaded\" line | " + ", ".join(
+                f"{name} {count_text(lp.get(name))}" for name in ("duration_ms", "requests_read", "replies_read", "captures_remembered",
+                                                                  "captures_pending")) + " |")
+        else:
+            add("| Its \"captures already in Kafka loaded\" line | **not logged** |")
+        first = r["restarted_first_200_after_ready_s"]
+        add(f"| Its traffic after ready: attempts / 200s / first 200 | {r['restarted_attempts_after_ready']:,} / {r['restarted_200s_after_ready']:,} / "
+            f"{'none' if first is None else f'{first} s after ready'} |")
+        q = r["request_topic_read"]
+        add(f"| Request topic read back | {q['records']:,} records (Fetch high watermarks sum to {q['fetch_high_watermark_sum']:,}), "
+            f"read to the high watermark: {'yes' if r['read_caught_up'] else '**no**'}, in {r['read_elapsed_s']} s |")
+        add(f"| Request records per transaction id | {counts_text(r['records_per_transaction'])} |")
+        add(f"| Transactions with exactly one request record | {r['transactions_with_exactly_one_record']:,} of {r['captures_started']:,} |")
+        add(f"| More than one, after an `expired` first attempt (allowed) / otherwise (violations) | {len(r['more_than_one_after_expired'])} / "
+            f"{len(r['violations'])} |")
+        add(f"| `simulate` outcomes | {counts_text(r['simulate_outcomes'])} |")
+        add(f"| Pending at the end | {counts_text(r['pending_at_end'])} |")
+        changes = ", ".join(f"{c['t_s']} s replica {c['replica']}: {c['status']}" for c in r["readiness_changes"])
+        add(f"| `/health/ready` changes (t, replica, status; 0 = no answer) | {changes} |")
+        add("")
+        lines += checks_table(r["checks"])
+        add("")
+        for title, items in (("Transactions with more than one request record (violations)", r["violations"]),
+                             ("Transactions with more than one request record after an expired first attempt", r["more_than_one_after_expired"])):
+            if not items:
+                continue
+            add(f"{title}, {len(items)} (the first 10):")
+            add("")
+            for item in items[:10]:
+                first_ms = item["records"][0]["timestamp_ms"]
+                if item["same_correlation_id"]:
+                    recs = "; ".join(f"partition {x['partition']} offset {x['offset']} at +{x['timestamp_ms'] - first_ms} ms" for x in item["records"])
+                    recs += (f", both {item['records'][0]['correlation_id']}; replies to it: "
+                             f"{', '.join(item['records'][0]['replies']) or 'none'}")
+                else:
+                    recs = "; ".join(f"partition {x['partition']} offset {x['offset']} at +{x['timestamp_ms'] - first_ms} ms, {x['correlation_id']}, "
+                                     f"replies to it: {', '.join(x['replies']) or 'none'}" for x in item["records"])
+                tries = "; ".join(f"replica {a['replica']} at {a['at_s']} s: {a['status'] or a['error']} {a['error_code'] or ''}".strip()
+                                  for a in item["client_attempts"])
+                add(f"- `{item['transaction_id']}` ({'one correlation id' if item['same_correlation_id'] else 'distinct correlation ids'}; final "
+                    f"{item['final']}): records {recs}. Client attempts: {tries}.")
+            add("")
+        add("Attempts per second by status (by the second they ended in; error = connection error or client timeout):")
+        add("")
+        lines += timeline_table(r["timeline"])
+        add("")
+
     notes = ROOT / "bench" / "reliability-notes.md"
     if notes.exists():
         add(notes.read_text().rstrip())
@@ -913,17 +1360,22 @@ def markdown(results: dict) -> str:
     add("## The machine and the run")
     add("")
     add(f"- {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Linux {m['kernel']}; load average {m['load_average_at_start']} at the start.")
+    for name, run in results.get("scenario_runs", {}).items():
+        rm = run["machine"]
+        add(f"- {name}, run of {run['timestamp']}: {rm['cpu']}, {rm['cores']} cores, {rm['memory_gib']} GiB, Linux {rm['kernel']}; "
+            f"load average {rm['load_average_at_start']} at the start.")
     add("- Shared and noisy: other builds and tests may run at the same time (they did during the committed run). The checks are about")
     add("  behaviour (statuses, counts, recovery), not speed; the times are what this run saw.")
     add("")
     add("## Reproduce")
     add("")
     add("```sh")
-    add("make soak                                  # all four scenarios, about 10 minutes")
-    add("SOAK_ARGS='--only kill,outage' make soak   # some of them; --quick for smaller counts")
+    add("make soak                                  # all five scenarios, about 11 minutes")
+    add("SOAK_ARGS='--only kill,outage' make soak   # some of them (the other sections are kept); --quick for smaller counts")
+    add("SOAK_ARGS='--only replicas' make soak      # three replicas, one killed and restarted (about 1 minute)")
     add("```")
     add("")
-    add("Raw results: `docs/reliability.json` (this run) and `bench/results/soak-<timestamp>.json` with the processes' logs beside it.")
+    add("Raw results: `docs/reliability.json` (these runs) and `bench/results/soak-<timestamp>.json` with the processes' logs beside it.")
     add("")
     return "\n".join(lines)
 
@@ -940,7 +1392,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin-dir")
     parser.add_argument("--render", metavar="RESULTS.json", help="only rewrite docs/reliability.md from a results file")
-    parser.add_argument("--only", default="soak,kill,outage,bad-input")
+    parser.add_argument("--only", default=",".join(SCENARIOS))
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-docs", action="store_true")
     args = parser.parse_args()
@@ -971,6 +1423,7 @@ def main() -> int:
         "kill": lambda stack: scenario_kill(stack, args.quick, stamp),
         "outage": lambda stack: scenario_outage(stack, args.quick, stamp),
         "bad-input": lambda stack: scenario_bad_input(stack, args.quick, stamp, log_root / "bad-input"),
+        "replicas": lambda stack: scenario_replicas(stack, args.quick, stamp),
     }
     try:
         for name in wanted:
@@ -980,7 +1433,7 @@ def main() -> int:
             stack = Stack(Path(args.bin_dir), log_root / name)
             try:
                 results["scenarios"][name] = runners[name](stack)
-            except (StackError, asyncio.TimeoutError, OSError) as error:
+            except (StackError, asyncio.TimeoutError, OSError, ImportError) as error:  # ImportError: no kafka-python
                 log(f"{name}: error: {error}")
                 results["scenarios"][name] = {"error": str(error).splitlines()[0] if str(error) else type(error).__name__}
             finally:
@@ -993,7 +1446,10 @@ def main() -> int:
     dump_json(path, results)
     log(f"wrote {path.relative_to(ROOT)}")
     if not args.no_docs:
-        write_docs(results)
+        if set(wanted) != set(SCENARIOS) and (DOCS / "reliability.json").exists():
+            write_docs(merged_with_published(results), replot="soak" in results["scenarios"])
+        else:
+            write_docs(results)
     failed = [f"{name}: {check}" for name, s in results["scenarios"].items() for check, ok in s.get("checks", {}).items() if ok is False]
     failed += [f"{name}: {s['error']}" for name, s in results["scenarios"].items() if "error" in s]
     for line in failed:
@@ -1002,9 +1458,27 @@ def main() -> int:
     return 0 if not failed else 1
 
 
-def write_docs(results: dict) -> None:
-    """docs/reliability.md, docs/reliability.json and the RSS plot, from one run's results."""
-    if "soak" in results["scenarios"] and "error" not in results["scenarios"]["soak"]:
+SCENARIOS = ["soak", "kill", "outage", "bad-input", "replicas"]
+
+
+def merged_with_published(results: dict) -> dict:
+    """The published results (docs/reliability.json) with this run's scenarios in place of theirs:
+    a run of some scenarios (--only) updates their sections and keeps the others. Each scenario
+    taken from this run is named, with its run, in `scenario_runs`."""
+    published = json.loads((DOCS / "reliability.json").read_text())
+    runs = dict(published.get("scenario_runs", {}))
+    for name in results["scenarios"]:
+        runs[name] = {"timestamp": results["timestamp"], "quick": results["quick"], "machine": results["machine"]}
+    scenarios = {**published.get("scenarios", {}), **results["scenarios"]}
+    published["scenarios"] = {name: scenarios[name] for name in SCENARIOS + sorted(set(scenarios) - set(SCENARIOS)) if name in scenarios}
+    published["scenario_runs"] = {name: runs[name] for name in published["scenarios"] if name in runs}
+    return published
+
+
+def write_docs(results: dict, replot: bool = True) -> None:
+    """docs/reliability.md, docs/reliability.json and the RSS plot, from one run's results (the
+    plot is drawn again only with `replot`, i.e. when the soak scenario is from this run)."""
+    if replot and "soak" in results["scenarios"] and "error" not in results["scenarios"]["soak"]:
         results["rss_image"] = rss_plot(results["scenarios"]["soak"], DOCS / "img" / "soak-rss.png")
     dump_json(DOCS / "reliability.json", results)
     (DOCS / "reliability.md").write_text(markdown(results))

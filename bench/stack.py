@@ -233,25 +233,28 @@ class Stack:
         self.wait_port(process, port, 20)
         return process
 
-    def simulate(self, bootstrap: str, delay_ms: int, extra: list[str] | None = None, name: str = "simulate") -> Process:
+    def simulate(self, bootstrap: str, delay_ms: int, extra: list[str] | None = None, name: str = "simulate",
+                 demosync: Path | None = None) -> Process:
         """`demosync simulate` with its health endpoint on a free port; waits until ready."""
         health = free_port()
         process = self.spawn(
             name,
-            [str(self.demosync), "simulate", "--bootstrap-servers", bootstrap, "--kafka-profile", "local", "--delay", str(delay_ms),
+            [str(demosync or self.demosync), "simulate", "--bootstrap-servers", bootstrap, "--kafka-profile", "local", "--delay", str(delay_ms),
              "--health-host", "127.0.0.1", "--health-port", str(health), "--log-level", "notice"] + (extra or []),
             port=health,
         )
         self.wait_ready(process, f"http://127.0.0.1:{health}/health/ready", 60)
         return process
 
-    def serve(self, bootstrap: str, extra: list[str] | None = None, name: str = "serve", wait: bool = True) -> Process:
-        """`demosync serve` on a free port; waits until /health/ready answers 200."""
-        port = free_port()
+    def serve(self, bootstrap: str, extra: list[str] | None = None, name: str = "serve", wait: bool = True,
+              port: int | None = None, log_level: str = "notice", demosync: Path | None = None) -> Process:
+        """`demosync serve` on a free port (or `port`, to restart a replica where it was); waits
+        until /health/ready answers 200. `demosync` runs another build of the binary (an A/B)."""
+        port = port or free_port()
         process = self.spawn(
             name,
-            [str(self.demosync), "serve", "--host", "127.0.0.1", "--port", str(port), "--bootstrap-servers", bootstrap,
-             "--kafka-profile", "local", "--log-level", "notice"] + (extra or []),
+            [str(demosync or self.demosync), "serve", "--host", "127.0.0.1", "--port", str(port), "--bootstrap-servers", bootstrap,
+             "--kafka-profile", "local", "--log-level", log_level] + (extra or []),
             port=port,
         )
         if wait:
