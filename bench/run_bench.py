@@ -24,6 +24,9 @@ and a fresh `simulate` and `serve` where it needs them (both with the `local` Ka
    pending; per pending capture beyond the new and beyond the warm connection.
 7. A/B of the local profile's batching settings (extra --kafka-property for serve and simulate):
    p50 at 1 connection and captures/s at 64, each on a fresh stack.
+8. Scale-out: three `serve` replicas on one stack, the load (64 connections) on the first: what
+   each replica pays per capture for reading every request and reply (issue 10), beside the
+   one-replica capture run at 64 of step 2.
 
 The targets (issue 9) are ratios to the baselines of the same run; the end of the run prints them,
 and the key figures, as plain text.
@@ -529,6 +532,26 @@ class Runner:
             f"{m['capture_share_warm_bytes']:.0f} beyond a warm one")
         self.stop_all()
 
+    def scale_out(self) -> None:
+        """Three replicas, load on the first: CPU per capture of each, of simulate and the broker."""
+        log("scale-out: three serve replicas, 64 connections on the first")
+        broker = self.fresh_broker()
+        bootstrap = f"127.0.0.1:{broker.port}"
+        simulate = self.stack.simulate(bootstrap, 0)
+        serves = [self.stack.serve(bootstrap, name=f"serve-{index + 1}") for index in range(3)]
+        url = f"http://127.0.0.1:{serves[0].port}{CAPTURE_PATH}"
+        wrk(url, 64, self.durations["warmup"], f"warmscale{self.stamp}")
+        pids = {f"serve-{index + 1}": serve.pid for index, serve in enumerate(serves)}
+        pids.update({"simulate": simulate.pid, "broker": broker.pid})
+        x = wrk(url, 64, self.durations["capture_n"], f"scale{self.stamp}", pids)
+        x["rss_kib"] = {f"serve-{index + 1}": serve.rss_kib() for index, serve in enumerate(serves)}
+        x.pop("percentiles_us", None)
+        self.results["scale_out"] = x
+        cpu = x["cpu_ms_per_request"]
+        log(f"  {x['requests_per_s']:.0f}/s; serve-1 {cpu['serve-1']:.3f}, serve-2 {cpu['serve-2']:.3f}, serve-3 {cpu['serve-3']:.3f}, "
+            f"broker {cpu['broker']:.3f} ms CPU per capture")
+        self.stop_all()
+
     def ab_batching(self) -> None:
         """Each batching variant: p50 at 1 connection and captures/s at 64, each on a fresh stack."""
         log("A/B of the local profile's batching settings")
@@ -578,6 +601,7 @@ class Runner:
             self.slow_processor()
             self.memory()
             self.ab_batching()
+            self.scale_out()
         finally:
             self.stack.teardown()
         self.results["latency_samples_file"] = str(self.samples_path.relative_to(ROOT))
@@ -970,6 +994,31 @@ def md_memory(r: dict) -> list[str]:
     return lines
 
 
+def md_scale_out(r: dict) -> list[str]:
+    x = r.get("scale_out")
+    if not x:
+        return []
+    one = r["capture"]["64"]
+    cpu, single = x["cpu_ms_per_request"], one["cpu_ms_per_request"]
+    lines = [
+        "## Scale-out: what each replica pays for reading every request and reply",
+        "",
+        "Three `serve` replicas on one broker and simulator, wrk at 64 connections on the first; the other two only read "
+        "(every request and reply record, issue 10). CPU per capture the first replica answered, beside the one-replica run "
+        "at 64 connections above. Before and after the change, and start-up and memory costs: [scale-out-costs.md](scale-out-costs.md).",
+        "",
+        "| | captures/s | serve-1 (loaded) | serve-2 (reads only) | serve-3 (reads only) | simulate | broker | serve RSS (MiB) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        f"| one replica | {one['requests_per_s']:.0f} | {single['serve']:.3f} | | | {single['simulate']:.3f} | {single['broker']:.3f} | "
+        f"{one.get('serve_rss_kib', 0) / 1024:.0f} |",
+        f"| three replicas | {x['requests_per_s']:.0f} | {cpu['serve-1']:.3f} | {cpu['serve-2']:.3f} | {cpu['serve-3']:.3f} | "
+        f"{cpu['simulate']:.3f} | {cpu['broker']:.3f} | "
+        + " / ".join(f"{x['rss_kib'][f'serve-{index}'] / 1024:.0f}" for index in (1, 2, 3)) + " |",
+        "",
+    ]
+    return lines
+
+
 def md_machine(r: dict, json_copy: str) -> list[str]:
     m = r["machine"]
     commands = [r["kafka_c1"]["command"], r["kafka_c64"]["command"], r["raw_growth"]["runs"][0]["command"],
@@ -1003,7 +1052,7 @@ def md_machine(r: dict, json_copy: str) -> list[str]:
 
 def markdown(results: dict, json_copy: str) -> str:
     lines: list[str] = []
-    for section in (md_intro, md_targets, md_baselines, md_captures, md_growth, md_idle, md_ab, md_little, md_memory):
+    for section in (md_intro, md_targets, md_baselines, md_captures, md_growth, md_idle, md_ab, md_little, md_memory, md_scale_out):
         lines += section(results)
     notes = ROOT / "bench" / "benchmarks-notes.md"
     if notes.exists():
@@ -1072,6 +1121,11 @@ def summary(r: dict) -> str:
             ab_rows.append([row["variant"], fmt_ms(row["c1"]["latency_us"]["p50"]), f"{row['c64']['requests_per_s']:.0f}",
                             f"{row['c64']['cpu_ms_per_request']['broker']:.2f}"])
     lines += ["  " + line for line in text_table(ab_rows)]
+    if "scale_out" in r:
+        x = r["scale_out"]
+        cpu = x["cpu_ms_per_request"]
+        lines += ["", f"Scale-out, three replicas, load on the first: {x['requests_per_s']:.0f}/s; CPU ms per capture: serve-1 "
+                      f"{cpu['serve-1']:.3f}, serve-2 {cpu['serve-2']:.3f}, serve-3 {cpu['serve-3']:.3f}, broker {cpu['broker']:.3f}"]
     lines.append("")
     return "\n".join(lines)
 
