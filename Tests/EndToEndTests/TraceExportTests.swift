@@ -70,6 +70,20 @@ extension EndToEnd {
             #expect([consume, reply].allSatisfy { $0.serviceName == "demosync-simulate" }, "\(spans)")
         }
 
+        @Test("what swift-otel cannot do is a usage error (exit 2), not a crash")
+        func unsupportedSettings() async throws {
+            let grpc = try await DemoSync.run(["serve", "--otlp-endpoint", "http://127.0.0.1:4317", "--otlp-protocol", "grpc"])
+            #expect(grpc.status == 2)
+            #expect(grpc.errorOutput.contains("--otlp-protocol") && grpc.errorOutput.contains("grpc"), "\(grpc.errorOutput)")
+            let sampler = try await DemoSync.run(
+                ["simulate"], environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_TRACES_SAMPLER": "jaeger_remote"])
+            #expect(sampler.status == 2)
+            #expect(sampler.errorOutput.contains("OTEL_TRACES_SAMPLER"), "\(sampler.errorOutput)")
+            let exporter = try await DemoSync.run(["simulate"], environment: ["OTEL_TRACES_EXPORTER": "zipkin"])
+            #expect(exporter.status == 2)
+            #expect(exporter.errorOutput.contains("OTEL_TRACES_EXPORTER"), "\(exporter.errorOutput)")
+        }
+
         @Test("a collector that never answers neither slows nor fails captures; the dropped spans are counted")
         func unreachableCollector() async throws {
             let hanging = try await OTLPReceiver.start(answering: false)

@@ -45,10 +45,11 @@ public enum TraceExport {
             if let value = flags[flag] { setenv(variable, value, 1) }
         }
         let environment = ProcessInfo.processInfo.environment
-        guard isConfigured(environment) else {
+        guard try isConfigured(environment) else {
             InstrumentationSystem.bootstrap(PropagatingTracer())
             return nil
         }
+        try validate(environment)
         var configuration = OTel.Configuration.default
         configuration.serviceName = defaultServiceName  // OTEL_SERVICE_NAME overrides it
         configuration.logs.enabled = false  // ours: swift-log to standard error
@@ -77,13 +78,41 @@ public enum TraceExport {
         }
     }
 
-    /// An OTLP endpoint, or an explicit traces exporter other than `none`, and the SDK not disabled.
-    static func isConfigured(_ environment: [String: String]) -> Bool {
+    /// An OTLP endpoint, or `OTEL_TRACES_EXPORTER=otlp`, and the SDK not disabled.
+    static func isConfigured(_ environment: [String: String]) throws(ConfigurationError) -> Bool {
         if environment["OTEL_SDK_DISABLED"]?.lowercased() == "true" { return false }
         if let exporter = environment["OTEL_TRACES_EXPORTER"]?.lowercased(), !exporter.isEmpty {
-            return exporter != "none"
+            switch exporter {
+            case "none": return false
+            case "otlp": return true
+            default: throw ConfigurationError(description: "OTEL_TRACES_EXPORTER=\(exporter) is not supported: use otlp or none")
+            }
         }
         return !(environment["OTEL_EXPORTER_OTLP_ENDPOINT"] ?? "").isEmpty || !(environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] ?? "").isEmpty
+    }
+
+    /// What swift-otel would stop the process on (`fatalError`) rather than report.
+    static func validate(_ environment: [String: String]) throws(ConfigurationError) {
+        let supportedProtocols = ["http/protobuf", "http/json"]
+        for variable in ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"] {
+            if let value = environment[variable], !value.isEmpty, !supportedProtocols.contains(value.lowercased()) {
+                throw ConfigurationError(
+                    description: "\(named(variable))=\(value) is not supported: use http/protobuf or http/json (gRPC is not built in)")
+            }
+        }
+        let supportedSamplers = [
+            "always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio",
+        ]
+        if let sampler = environment["OTEL_TRACES_SAMPLER"], !sampler.isEmpty, !supportedSamplers.contains(sampler.lowercased()) {
+            throw ConfigurationError(
+                description: "\(named("OTEL_TRACES_SAMPLER"))=\(sampler) is not supported: use one of \(supportedSamplers.joined(separator: ", "))")
+        }
+    }
+
+    /// A variable, and the flag that stands for it.
+    private static func named(_ variable: String) -> String {
+        guard let flag = flagVariables.first(where: { $0.variable == variable })?.flag else { return variable }
+        return "\(variable) (--\(flag))"
     }
 }
 
