@@ -9,7 +9,10 @@ import W3CTraceContext
 ///
 /// swift-otel has no equivalent: its `always_off` sampler returns a span without any context
 /// (the incoming trace is lost), and its other samplers draw every id from the system random
-/// generator, which cost about 4% of serve's CPU under load when we did the same.
+/// generator (which cost about 4% of serve's CPU under load when we did the same) and register
+/// every span. Measured once in a debug build, per extract + server span + producer span +
+/// inject: this tracer 12 to 17 µs; swift-otel with `parentbased_always_off` 46 to 50 µs; with
+/// `always_off` 7 µs, but nothing injected.
 public struct PropagatingTracer: Tracer {
     public typealias Span = PropagatingSpan
 
