@@ -146,6 +146,7 @@ struct DiagnosticLogHandler: LogHandler {
             TraceExport.droppedExportFailed.increment(by: Int(fields["batch_size"].map { "\($0)" } ?? "") ?? 1)
         }
         fields["component"] = "otel"
+        if let error = event.error { fields["error"] = "\(error)" }
         forward.log(level: event.level, event.message, metadata: fields)
     }
 }
