@@ -207,8 +207,17 @@ final class RequestPipeline: Sendable {
         }
         request.token.span.attributes["capture.status"] = response.status.text
         var record = PaymentReplyMessage.record(response, to: target, idempotencyKey: received.idempotencyKey)
-        InstrumentationSystem.instrument.inject(request.token.span.context, into: &record.headers, using: KafkaHeadersInjector())
+        // The reply's own span, a child of the request's: the reply record carries it back to serve.
+        let span = startSpan("produce capture reply", context: request.token.span.context, ofKind: .producer)
+        if span.isRecording {
+            span.attributes["messaging.system"] = "kafka"
+            span.attributes["messaging.destination.name"] = target.topic
+            span.attributes["capture.status"] = response.status.text
+        }
+        InstrumentationSystem.instrument.inject(span.context, into: &record.headers, using: KafkaHeadersInjector())
         let onFailure: @Sendable (KafkaError) -> Void = { [self] error in
+            span.setStatus(SpanStatus(code: .error, message: "\(error)"))
+            span.end()
             if target != fallback, error.isUnknownDestination {
                 logger.warning(
                     "requested reply destination does not exist; replying on the default topic",
@@ -221,7 +230,9 @@ final class RequestPipeline: Sendable {
         do throws(KafkaError) {
             try producer.produce(record) { [self] outcome in
                 switch outcome {
-                case .success: finish(request, acknowledging: true)
+                case .success:
+                    span.end()
+                    finish(request, acknowledging: true)
                 case .failure(let error): onFailure(error)
                 }
             }

@@ -101,7 +101,7 @@ enum ServeCommand {
                 authTokens: try authTokens(from: options),
                 maximumStatusWait: try options.duration("max-status-wait", default: .seconds(30))),
             tls: try tlsFiles(from: options))
-        let (logger, metrics) = try LoggingOptions.bootstrap("demosync.serve", from: options)
+        let (logger, metrics, traceExport) = try LoggingOptions.bootstrap("demosync.serve", serviceName: "demosync-serve", from: options)
 
         let gateway = try KafkaPaymentGateway(configuration: gatewayConfiguration, logger: logger)
         DemoSyncVersion.recordBuildInfo()
@@ -116,7 +116,7 @@ enum ServeCommand {
         if !server.api.authTokens.isEmpty {
             logger.info("bearer authentication on", metadata: ["tokens": "\(server.api.authTokens.count)"])
         }
-        try await PaymentsServer.run(server: server, gateway: gateway, metrics: metrics, logger: logger) { port in
+        try await PaymentsServer.run(server: server, gateway: gateway, metrics: metrics, traceExport: traceExport, logger: logger) { port in
             logger.notice(
                 "listening", metadata: ["http.scheme": "\(server.tls == nil ? "http" : "https")", "http.host": "\(server.host)", "http.port": "\(port)"])
         }

@@ -53,11 +53,12 @@ enum SimulateCommand {
             verdictTopic: try KafkaOptions.topicName(options.string("verdict-topic", default: "payment-verdicts"), command: "simulate"),
             verdictCapacity: try options.integer("verdict-memory", default: 100_000, in: 1...100_000_000))
         let healthPort: Int? = options.string("health-port") == "off" ? nil : try options.integer("health-port", default: 8081, in: 0...65_535)
-        let (logger, metrics) = try LoggingOptions.bootstrap("demosync.simulate", from: options)
+        let (logger, metrics, traceExport) = try LoggingOptions.bootstrap("demosync.simulate", serviceName: "demosync-simulate", from: options)
 
         let simulator = try ProcessorSimulator(configuration: configuration, logger: logger)
         metrics.refreshBeforeRendering { simulator.recordGauges() }
-        var services: [any Service] = [simulator]
+        // The trace exporter is listed first so that it stops last, after the simulator's final spans.
+        var services: [any Service] = (traceExport.map { [$0] } ?? []) + [simulator]
         if let healthPort {
             let routes = OperationsRoutes(readiness: { simulator.readiness }, metrics: metrics)
             services.append(OperationsServer(host: options.string("health-host", default: "0.0.0.0"), port: healthPort, routes: routes, logger: logger))

@@ -1,10 +1,12 @@
 import CoreMetrics
+import Instrumentation
 import Kafka
 import Logging
 import Operations
 import Payments
 import PaymentsWire
 import Synchronization
+import Tracing
 
 /// Carries captures over Kafka: the ``CorrelationRegistry`` of this replica, the producer its
 /// requests go out through, and the consumer its answers come back through.
@@ -142,12 +144,23 @@ public final class KafkaPaymentGateway: PaymentGateway {
         for await batch in replyConsumer.batches() {
             var replies: [CaptureReply] = []
             replies.reserveCapacity(batch.count)
+            // Only when spans are exported: a span for each reply of this replica's captures, the
+            // child of the simulator's reply span (named in the record's headers), the last of
+            // the capture's trace. Other replicas' replies (and history) get none.
+            var messages: [KafkaMessage] = []
+            let tracing = TraceExport.isOn
+            let started = DefaultTracerClock.now
             for message in batch {
-                if let reply = reply(from: message) { replies.append(reply) }
+                guard let reply = reply(from: message) else { continue }
+                replies.append(reply)
+                if tracing { messages.append(message) }
             }
             let deliveries = await registry.deliver(replies)
             for (reply, delivery) in zip(replies, deliveries) {
                 record(delivery, of: reply)
+            }
+            for (message, delivery) in zip(messages, deliveries) where delivery != .unmatched {
+                Self.recordDelivery(of: message, delivery, startedAt: started)
             }
             if let summary = history.record(batch, requests: 0, replies: replies.count) {
                 logLoaded(summary)
@@ -203,6 +216,18 @@ public final class KafkaPaymentGateway: PaymentGateway {
                 "replies_read": "\(summary.replies)", "captures_remembered": "\(registry.rememberedCount)",
                 "captures_pending": "\(registry.pendingCount)",
             ])
+    }
+
+    private static func recordDelivery(of message: KafkaMessage, _ delivery: ReplyDelivery, startedAt started: DefaultTracerClock.Instant) {
+        var parent = InstrumentationContext.topLevel
+        InstrumentationSystem.instrument.extract(message.headers, into: &parent, using: KafkaHeadersExtractor())
+        let span = startSpan("deliver capture reply", context: parent, ofKind: .consumer, at: started)
+        span.attributes["messaging.system"] = "kafka"
+        span.attributes["messaging.destination.name"] = message.topic
+        span.attributes["messaging.kafka.destination.partition"] = Int(message.partition)
+        span.attributes["messaging.kafka.message.offset"] = Int(message.offset)
+        span.attributes["capture.reply.delivery"] = delivery == .delivered ? "delivered" : "late"
+        span.end()
     }
 
     private func reply(from message: KafkaMessage) -> CaptureReply? {

@@ -154,8 +154,8 @@ enum CaptureOutcome: Sendable {
             metadata["correlation_id"] = "\(id)"
             if replayed { metadata["replayed"] = "true" }
         }
-        if let trace = trace.w3cTraceContext {
-            metadata["trace_id"] = "\(trace.traceID)"
+        if let traceID = TraceHeaders.traceID(of: trace) {
+            metadata["trace_id"] = "\(traceID)"
         }
         logger.info("capture", metadata: metadata)
     }

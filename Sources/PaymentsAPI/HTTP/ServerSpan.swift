@@ -36,7 +36,7 @@ struct ServerSpan {
             span.attributes["http.response.status_code"] = status
             if status >= 500 { span.setStatus(.init(code: .error)) }
         }
-        if let trace = span.context.w3cTraceContext { response.headers[.traceResponse] = trace.traceparent }
+        if let trace = TraceHeaders.traceparent(of: span.context) { response.headers[.traceResponse] = trace }
         span.end()
     }
 }

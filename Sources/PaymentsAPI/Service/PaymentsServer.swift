@@ -36,7 +36,7 @@ public struct TLSFiles: Sendable, Hashable {
 public enum PaymentsServer {
     /// The HTTP server alone (the Kafka service runs beside it, see ``run(server:gateway:metrics:logger:onServerRunning:)``).
     public static func makeHTTPServer(
-        server: ServerConfiguration, gateway: KafkaPaymentGateway, metrics: MetricsExport, logger: Logger,
+        server: ServerConfiguration, gateway: KafkaPaymentGateway, metrics: MetricsExport, traceExport: (any Service)? = nil, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some Service {
         let disconnects = ClientDisconnectWatcher()
@@ -61,14 +61,15 @@ public enum PaymentsServer {
     /// 3. whatever still waits is answered 503, the reply consumer is closed and the producer
     ///    flushed and closed.
     public static func run(
-        server: ServerConfiguration, gateway: KafkaPaymentGateway, metrics: MetricsExport, logger: Logger,
+        server: ServerConfiguration, gateway: KafkaPaymentGateway, metrics: MetricsExport, traceExport: (any Service)? = nil, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
         let httpServer = try makeHTTPServer(server: server, gateway: gateway, metrics: metrics, logger: logger, onServerRunning: onServerRunning)
-        // Services shut down in reverse order: the drain signal first, the Kafka service last.
+        // Services shut down in reverse order: the drain signal first, the Kafka service, then
+        // the trace exporter (which flushes the last spans) last.
         let group = ServiceGroup(
             configuration: .init(
-                services: [
+                services: (traceExport.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0)] } ?? []) + [
                     .init(service: PaymentsKafkaService(gateway: gateway)),
                     .init(service: httpServer),
                     .init(service: DrainSignal { gateway.beginDraining() }),
