@@ -88,6 +88,9 @@ AB_VARIANTS = [
     ("batch.num.messages=1", ["--kafka-property", "batch.num.messages=1"]),
     ("linger.ms=1", ["--kafka-property", "linger.ms=1"]),
     ("max.in.flight.requests.per.connection=5", ["--kafka-property", "max.in.flight.requests.per.connection=5"]),
+    # Trace export on, to a collector that refuses connections: what tracing costs when on (the
+    # as-shipped row is tracing off).
+    ("OTLP trace export on (collector down)", ["--otlp-endpoint", "http://127.0.0.1:9"]),
 ]
 
 FULL_DURATIONS = {"echo_1": 10, "echo_n": 8, "capture_1": 15, "capture_n": 8, "warmup": 2, "growth_run": 8, "ab_run": 8,
