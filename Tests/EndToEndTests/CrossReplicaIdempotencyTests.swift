@@ -138,9 +138,6 @@ extension EndToEnd {
             try await DemoSync.serve(["--timeout", timeout], environment: DemoSync.environment(broker: broker), name: name)
         }
 
-        private func request(_ transactionID: String, amount: String = "12.34") -> CaptureRequest {
-            CaptureRequest(transactionID: transactionID, amount: Amount(exactly: amount)!, currency: CurrencyCode("BRL")!)
-        }
 
         private func capture(_ request: CaptureRequest, on server: RunningServer, key: String? = nil) async throws -> CaptureResult {
             try await PaymentsAPIClient(baseURL: server.url).capture(request, timeout: .seconds(60), headers: key.map { [("Idempotency-Key", $0)] } ?? [])

@@ -12,17 +12,7 @@ extension EndToEnd {
     struct OperationsEndToEndTests {
         let logger = TestLogger.make("operations-tests")
 
-        private func request(_ transactionID: String) -> CaptureRequest {
-            CaptureRequest(transactionID: transactionID, amount: Amount(exactly: "12.34")!, currency: CurrencyCode("BRL")!)
-        }
 
-        private func waitFor(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
-            let deadline = ContinuousClock.now + timeout
-            while try await !condition() {
-                guard ContinuousClock.now < deadline else { throw TestSupportError("timed out waiting for \(what)") }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-        }
 
         private func metrics(_ port: Int) async throws -> PrometheusText {
             let result = try await PaymentsAPIClient(baseURL: "http://127.0.0.1:\(port)").get(path: "/metrics")

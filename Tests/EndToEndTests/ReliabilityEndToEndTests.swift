@@ -25,9 +25,6 @@ extension EndToEnd {
             return total
         }
 
-        private func request(_ transactionID: String, amount: String = "25.00") -> CaptureRequest {
-            CaptureRequest(transactionID: transactionID, amount: Amount(exactly: amount)!, currency: CurrencyCode("BRL")!)
-        }
 
         @Test("ten concurrent identical captures produce one Kafka record and ten identical answers; a later one is a replay")
         func duplicates() async throws {

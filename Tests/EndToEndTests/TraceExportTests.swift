@@ -9,17 +9,7 @@ extension EndToEnd {
     /// test (``OTLPReceiver``).
     @Suite("Traces exported over OTLP")
     struct TraceExportTests {
-        private func request(_ transactionID: String) -> CaptureRequest {
-            CaptureRequest(transactionID: transactionID, amount: Amount(exactly: "12.34")!, currency: CurrencyCode("BRL")!)
-        }
 
-        private func waitFor(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
-            let deadline = ContinuousClock.now + timeout
-            while try await !condition() {
-                guard ContinuousClock.now < deadline else { throw TestSupportError("timed out waiting for \(what)") }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-        }
 
         @Test("one capture is one trace: HTTP → produce → consume → reply → deliver, across serve and simulate")
         func oneCaptureOneTrace() async throws {
