@@ -64,7 +64,14 @@ public enum PaymentsServer {
         server: ServerConfiguration, gateway: KafkaPaymentGateway, metrics: MetricsExport, traceExport: (any Service)? = nil, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
-        let httpServer = try makeHTTPServer(server: server, gateway: gateway, metrics: metrics, logger: logger, onServerRunning: onServerRunning)
+        let httpServer: any Service
+        do {
+            httpServer = try makeHTTPServer(server: server, gateway: gateway, metrics: metrics, logger: logger, onServerRunning: onServerRunning)
+        } catch {
+            // The Kafka clients' threads must be gone before the process exits with the error.
+            await gateway.shutdown()
+            throw error
+        }
         // Services shut down in reverse order: the drain signal first, the Kafka service, then
         // the trace exporter (which flushes the last spans) last.
         let group = ServiceGroup(
