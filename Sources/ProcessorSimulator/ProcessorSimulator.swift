@@ -44,7 +44,12 @@ public final class ProcessorSimulator: Service {
         self.configuration = configuration
         self.logger = logger
         let producerStatistics = KafkaStatisticsMetrics(client: "producer")
-        producer = try KafkaProducer(configuration: configuration.kafka, logger: logger, statisticsHandler: { producerStatistics.record($0) })
+        // Replies on the default topic are read by every serve replica from every partition, and
+        // matched by key, never by partition: sticky partitioning packs those produced together
+        // into one batch. The journal stays partitioned by key (it is compacted by key).
+        producer = try KafkaProducer(
+            configuration: configuration.kafka, stickyTopics: [configuration.topics.reply], logger: logger,
+            statisticsHandler: { producerStatistics.record($0) })
         provisioner = TopicProvisioner(
             producer: producer,
             topics: configuration.topics.specifications(adding: [

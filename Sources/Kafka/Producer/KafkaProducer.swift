@@ -12,9 +12,11 @@ public final class KafkaProducer: Sendable {
         let handle: KafkaHandle
         let pollingThread: PollingThread
         let probe: ConnectivityProbe
+        let stickyTopics: TopicHandles
     }
 
     private let properties: [String: String]
+    private let stickyTopics: Set<String>
     private let callbacks: ClientCallbacks
     /// `nil` once closed. Sends hold this lock across the (non-blocking) produce call, which
     /// keeps `close` and a rebuild from destroying a handle underneath them.
@@ -38,12 +40,17 @@ public final class KafkaProducer: Sendable {
     ///   - failQueuedRecordsWhenBrokersDown: when every broker becomes unreachable, fail the records
     ///     still waiting in the local queue at once (they were certainly never sent) instead of
     ///     letting them wait for `message.timeout.ms`.
+    ///   - stickyTopics: topics whose records without an explicit partition go to one partition
+    ///     at a time, the partition changing every 10 ms, instead of by key hash: fewer, larger
+    ///     batches. Only for topics whose readers read every partition and where nothing depends
+    ///     on the partition a key lands in.
     ///   - statisticsHandler: receives librdkafka's statistics every `statistics.interval.ms` (5 s
     ///     unless set).
     public init(
         configuration: KafkaConfiguration,
         componentSettings: [String: String] = [:],
         failQueuedRecordsWhenBrokersDown: Bool = true,
+        stickyTopics: Set<String> = [],
         logger: Logger,
         statisticsHandler: (@Sendable (KafkaStatistics) -> Void)? = nil
     ) throws {
@@ -53,7 +60,8 @@ public final class KafkaProducer: Sendable {
             for: .producer, componentSettings: componentSettings.withStatistics(statisticsHandler != nil))
         self.callbacks = callbacks
         self.logger = logger
-        client = Mutex(try Self.startClient(properties: properties, callbacks: callbacks))
+        self.stickyTopics = stickyTopics
+        client = Mutex(try Self.startClient(properties: properties, callbacks: callbacks, stickyTopics: stickyTopics))
         if failQueuedRecordsWhenBrokersDown {
             // Called when librdkafka reports all brokers down and after every failed probe while
             // they stay down (about every 3 s). Records still in the local queue were never
@@ -74,12 +82,20 @@ public final class KafkaProducer: Sendable {
         }
     }
 
-    private static func startClient(properties: [String: String], callbacks: ClientCallbacks) throws -> Client {
+    private static func startClient(properties: [String: String], callbacks: ClientCallbacks, stickyTopics: Set<String>) throws -> Client {
         let handle = try KafkaHandle(role: .producer, properties: properties, callbacks: callbacks)
+        // Before anything else touches these topics on this client: librdkafka keeps the first
+        // configuration a topic handle is created with.
+        let sticky = try TopicHandles(stickyTopics.sorted().map { topic in
+            guard let topicHandle = StickyPartitioning.topicHandle(on: handle.pointer, topic: topic) else {
+                throw KafkaError.client("cannot set up sticky partitioning for \(topic)", code: rd_kafka_last_error())
+            }
+            return topicHandle
+        })
         let pollingThread = PollingThread(name: "demosync-kafka-producer-poll") { _ in
             rd_kafka_poll(handle.pointer, 100)
         }
-        return Client(handle: handle, pollingThread: pollingThread, probe: ConnectivityProbe(handle: handle))
+        return Client(handle: handle, pollingThread: pollingThread, probe: ConnectivityProbe(handle: handle), stickyTopics: sticky)
     }
 
     /// Hands a record to librdkafka and returns at once; `onDelivery` is called exactly once, on
@@ -129,7 +145,7 @@ public final class KafkaProducer: Sendable {
     func rebuild() async {
         let replacement: Client
         do {
-            replacement = try Self.startClient(properties: properties, callbacks: callbacks)
+            replacement = try Self.startClient(properties: properties, callbacks: callbacks, stickyTopics: stickyTopics)
         } catch {
             logger.error("cannot replace the Kafka producer after a fatal error", metadata: ["kafka.error": "\(error)"])
             return
@@ -222,8 +238,26 @@ public final class KafkaProducer: Sendable {
                 rd_kafka_purge(handle.pointer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT)
                 rd_kafka_flush(handle.pointer, 1000)
             }
+            client.stickyTopics.destroy()
             handle.destroy()
         }
+    }
+}
+
+/// Topic handles a client keeps for its whole life (see ``StickyPartitioning``).
+///
+/// `@unchecked Sendable` because librdkafka documents topic handles as usable from any thread;
+/// these are only ever destroyed, once, by ``destroy()`` before their client.
+private final class TopicHandles: @unchecked Sendable {
+    private var handles: [OpaquePointer]
+
+    init(_ handles: [OpaquePointer]) {
+        self.handles = handles
+    }
+
+    func destroy() {
+        handles.forEach(rd_kafka_topic_destroy)
+        handles = []
     }
 }
 
