@@ -105,7 +105,8 @@ enum KafkaRoundTrip {
             componentSettings: ["auto.offset.reset": "earliest"], bufferCapacity: 10_000, logger: logger)
 
         // simulate's clients.
-        let responderProducer = try KafkaProducer(configuration: kafka("demosync-simulate"), logger: logger)
+        // Replies sticky, as `simulate` sends them on the default reply topic.
+        let responderProducer = try KafkaProducer(configuration: kafka("demosync-simulate"), stickyTopics: [topics.reply], logger: logger)
         let requests = try KafkaConsumer(
             configuration: kafka("demosync-simulate"), subscription: .group(id: "demosync-bench-\(suffix)", topics: [topics.request]),
             componentSettings: ["auto.offset.reset": "earliest"], bufferCapacity: 1_000, logger: logger)
