@@ -4,7 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Operations
 import Payments
-import PaymentsAPI
+@testable import PaymentsAPI
 import Synchronization
 import Testing
 import TestSupport
@@ -180,6 +180,16 @@ struct CaptureRouteTests {
         try await post(Self.readmeBody, gateway: FakeGateway(.approve(code: "1")), contentType: "application/json; charset=utf-8") {
             response in
             #expect(response.status == .ok)
+        }
+    }
+
+    @Test("JSON media types are told apart from others in any case, with parameters and blanks around them")
+    func jsonMediaTypes() {
+        for json in ["application/json", "Application/JSON", " application/json ; charset=utf-8", "application/merge-patch+json", "APPLICATION/VND.API+JSON;v=1", "\tapplication/json"] {
+            #expect(CaptureEndpoint.isJSON(json), "\(json)")
+        }
+        for other in ["text/plain", "application/jsonx", "text/json", "application/xml", "", ";application/json", "application/json+xml", "applicationjson", "+json", "application/+jsonp"] {
+            #expect(!CaptureEndpoint.isJSON(other), "\(other)")
         }
     }
 }

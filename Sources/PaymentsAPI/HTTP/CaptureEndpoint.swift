@@ -129,8 +129,20 @@ struct CaptureEndpoint: Sendable {
         return key
     }
 
-    private static func isJSON(_ contentType: String) -> Bool {
-        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
-        return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
+    /// Whether a Content-Type names JSON: `application/json` or `application/…+json`, in any
+    /// case, parameters ignored. On the UTF-8 bytes: Unicode-aware trimming and lowercasing of
+    /// the header cost 2.7% of serve's CPU per capture in a profile.
+    static func isJSON(_ contentType: String) -> Bool {
+        let bytes = contentType.utf8
+        var start = bytes.startIndex
+        var end = bytes.firstIndex(of: UInt8(ascii: ";")) ?? bytes.endIndex
+        let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        while start < end, isBlank(bytes[start]) { bytes.formIndex(after: &start) }
+        while start < end, isBlank(bytes[bytes.index(before: end)]) { bytes.formIndex(before: &end) }
+        let mediaType = bytes[start..<end].lazy.map { (byte: UInt8) -> UInt8 in
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte
+        }
+        return mediaType.elementsEqual("application/json".utf8)
+            || (mediaType.starts(with: "application/".utf8) && mediaType.reversed().starts(with: "+json".utf8.reversed()))
     }
 }
