@@ -30,12 +30,12 @@ public enum CaptureRequestDecoder {
         let metadata = try decodeMetadata(object[FieldName.metadata])
 
         // The checks above leave at most 16 significant digits, which Decimal always holds exactly.
-        guard let decimal = amount.decimal, let exactAmount = Amount(decimal) else {
+        guard let decimal = amount.decimal, !decimal.isNaN else {
             throw CaptureValidationError(
                 code: CaptureValidationError.Code.amountTooLarge,
                 message: "Field '\(FieldName.amount)' cannot be represented exactly.", field: FieldName.amount)
         }
-        return CaptureRequest(transactionID: transactionID, amount: exactAmount, currency: currency, metadata: metadata)
+        return CaptureRequest(transactionID: transactionID, amount: Amount(decimal, literal: amount), currency: currency, metadata: metadata)
     }
 
     private static func parseObject(_ body: [UInt8]) throws(CaptureValidationError) -> JSONObject {
