@@ -88,6 +88,10 @@ public final class KafkaConsumer: Sendable {
     private let supervisor: Mutex<Task<Void, Never>?> = Mutex(nil)
     private let recoveries = Mutex(OutageRecoveries())
     private let knownTopics = Mutex<[String: String?]?>(nil)
+    /// Set when every broker was lost, cleared once their return has been judged (the client
+    /// kept, or rebuilt and so unpositioned): in between, the old client's position may mean
+    /// nothing, so the consumer does not count as positioned.
+    private let judgingOutage = Atomic(false)
     private let logger: Logger
 
     /// Creates the consumer and starts polling.
@@ -165,8 +169,11 @@ public final class KafkaConsumer: Sendable {
         // Set by every loss of the brokers, read by the loop when they are back: the stream below
         // keeps only the newest value, so it alone could hide a short outage.
         let outage = Atomic(false)
-        callbacks.connectivity.onChange { reachable in
-            if !reachable { outage.store(true, ordering: .relaxed) }
+        callbacks.connectivity.onChange { [weak self] reachable in
+            if !reachable {
+                self?.judgingOutage.store(true, ordering: .relaxed)
+                outage.store(true, ordering: .relaxed)
+            }
         }
         let changes = callbacks.connectivity.changes()
         let task = Task { [weak self] in
@@ -183,6 +190,7 @@ public final class KafkaConsumer: Sendable {
                     if let before = known, let now, before == now {
                         self.logger.notice("Kafka brokers reachable again with the same topics; keeping the consumer")
                         self.recoveries.withLock { $0.keptClient += 1 }
+                        self.judgingOutage.store(false, ordering: .relaxed)
                         continue
                     }
                     if let before = known, let now {
@@ -191,6 +199,7 @@ public final class KafkaConsumer: Sendable {
                         self.core.forgetResumeOffsets(of: Set(before.keys.filter { before[$0] != now[$0] }))
                     }
                     await self.rebuild()
+                    self.judgingOutage.store(false, ordering: .relaxed)
                     self.recoveries.withLock { $0.rebuiltClient += 1 }
                     known = nil
                 }
@@ -269,7 +278,10 @@ public final class KafkaConsumer: Sendable {
     /// True once the consumer has its partitions at known offsets: for `allPartitions` and
     /// `partitions`, once they are assigned at the offsets the broker reported; for a group, once
     /// the group assigned partitions to it.
-    public var isPositioned: Bool { core.isPositioned }
+    ///
+    /// After every broker was lost it stays false until their return has been judged: a client
+    /// whose topics came back empty is rebuilt and positioned again first.
+    public var isPositioned: Bool { core.isPositioned && !judgingOutage.load(ordering: .relaxed) }
 
     /// Returns once ``isPositioned`` is true, or when the consumer is closed.
     public func waitUntilPositioned() async {
