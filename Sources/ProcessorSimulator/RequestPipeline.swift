@@ -51,6 +51,9 @@ final class RequestPipeline: Sendable {
     private let metrics: SimulatorMetrics
     private let logger: Logger
     private let wallClock: @Sendable () -> Int64
+    /// The bootstrapped tracer, looked up once: `InstrumentationSystem` takes a lock and searches
+    /// its instruments on every use (3% of the simulator's CPU, three uses per request).
+    private let tracer: any Tracer = InstrumentationSystem.tracer
 
     init(
         configuration: SimulatorConfiguration, consumer: KafkaConsumer, producer: KafkaProducer, journal: VerdictJournal,
@@ -97,7 +100,7 @@ final class RequestPipeline: Sendable {
         for message in batch {
             do {
                 let received = try ReceivedPaymentRequest(message)
-                requests.append(Request(received: received, token: Token(message: message, span: Self.span(for: message))))
+                requests.append(Request(received: received, token: Token(message: message, span: span(for: message))))
             } catch {
                 malformed.append(message)
                 metrics.malformed.increment()
@@ -208,13 +211,13 @@ final class RequestPipeline: Sendable {
         request.token.span.attributes["capture.status"] = response.status.text
         var record = PaymentReplyMessage.record(response, to: target, idempotencyKey: received.idempotencyKey)
         // The reply's own span, a child of the request's: the reply record carries it back to serve.
-        let span = startSpan("produce capture reply", context: request.token.span.context, ofKind: .producer)
+        let span = tracer.startSpan("produce capture reply", context: request.token.span.context, ofKind: .producer)
         if span.isRecording {
             span.attributes["messaging.system"] = "kafka"
             span.attributes["messaging.destination.name"] = target.topic
             span.attributes["capture.status"] = response.status.text
         }
-        InstrumentationSystem.instrument.inject(span.context, into: &record.headers, using: KafkaHeadersInjector())
+        tracer.inject(span.context, into: &record.headers, using: KafkaHeadersInjector())
         let onFailure: @Sendable (KafkaError) -> Void = { [self] error in
             span.setStatus(SpanStatus(code: .error, message: "\(error)"))
             span.end()
@@ -304,9 +307,9 @@ final class RequestPipeline: Sendable {
     }
 
     /// The simulator's span for a request: a child of the span that produced it.
-    private static func span(for message: KafkaMessage) -> any Span {
+    private func span(for message: KafkaMessage) -> any Span {
         var parent = InstrumentationContext.topLevel
-        InstrumentationSystem.instrument.extract(message.headers, into: &parent, using: KafkaHeadersExtractor())
-        return startSpan("process capture request", context: parent, ofKind: .consumer)
+        tracer.extract(message.headers, into: &parent, using: KafkaHeadersExtractor())
+        return tracer.startSpan("process capture request", context: parent, ofKind: .consumer)
     }
 }

@@ -125,15 +125,17 @@ final class TraceIDGenerator: Sendable {
 /// propagation (as if written to a header).
 public enum TraceHeaders {
     /// The `traceparent` header value naming the context's span, if it has one.
-    public static func traceparent(of context: InstrumentationContext) -> String? {
+    ///
+    /// - Parameter instrument: the bootstrapped one unless given (hot paths keep their own).
+    public static func traceparent(of context: InstrumentationContext, using instrument: any Instrument = InstrumentationSystem.instrument) -> String? {
         var carrier = Traceparent()
-        InstrumentationSystem.instrument.inject(context, into: &carrier, using: TraceparentInjector())
+        instrument.inject(context, into: &carrier, using: TraceparentInjector())
         return carrier.value
     }
 
     /// The trace id (32 hex digits) of the context's span, if it has one.
-    public static func traceID(of context: InstrumentationContext) -> String? {
-        guard let header = traceparent(of: context) else { return nil }
+    public static func traceID(of context: InstrumentationContext, using instrument: any Instrument = InstrumentationSystem.instrument) -> String? {
+        guard let header = traceparent(of: context, using: instrument) else { return nil }
         let parts = header.split(separator: "-")
         return parts.count >= 2 ? String(parts[1]) : nil
     }

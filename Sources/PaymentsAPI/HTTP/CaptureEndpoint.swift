@@ -4,6 +4,7 @@ import Instrumentation
 import Logging
 import NIOCore
 import Payments
+import Tracing
 
 /// `POST /api/v1/payments/capture`: validates the body, hands the capture to the correlation
 /// registry, and answers with the processor's verdict or a JSON error.
@@ -22,6 +23,9 @@ struct CaptureEndpoint: Sendable {
     let authentication: BearerAuthentication?
     let disconnects: ClientDisconnectWatcher
     let metrics: CaptureMetrics
+    /// The bootstrapped tracer, looked up once: `InstrumentationSystem` takes a lock and searches
+    /// its instruments on every use.
+    let tracer: any Tracer
 
     init(gateway: any PaymentGateway, configuration: APIConfiguration, disconnects: ClientDisconnectWatcher) {
         registry = gateway.registry
@@ -29,6 +33,7 @@ struct CaptureEndpoint: Sendable {
         authentication = configuration.authTokens.isEmpty ? nil : BearerAuthentication(tokens: configuration.authTokens, protectedPathPrefix: "/api/")
         self.disconnects = disconnects
         metrics = CaptureMetrics()
+        tracer = InstrumentationSystem.tracer
     }
 
     func addRoute(to group: RouterGroup<DemoSyncRequestContext>) {
@@ -64,7 +69,7 @@ struct CaptureEndpoint: Sendable {
             return refusal.response()
         }
         let started = ContinuousClock.now
-        let span = fastPath ? ServerSpan(request, route: Self.path) : nil
+        let span = fastPath ? ServerSpan(request, route: Self.path, tracer: tracer) : nil
         let trace = span?.context ?? InstrumentationContext.current ?? .topLevel
         let outcome: CaptureOutcome
         switch Self.submission(from: request, body: body, limits: limits) {
@@ -89,7 +94,7 @@ struct CaptureEndpoint: Sendable {
         }
         let elapsed = started.duration(to: .now)
         metrics.record(outcome, duration: elapsed)
-        outcome.log(to: logger, duration: elapsed, trace: trace)
+        outcome.log(to: logger, duration: elapsed, trace: trace, tracer: tracer)
         var response = outcome.response()
         span?.end(answering: &response)
         return response

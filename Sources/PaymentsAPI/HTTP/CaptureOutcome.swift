@@ -4,6 +4,7 @@ import Instrumentation
 import Logging
 import Operations
 import Payments
+import Tracing
 
 /// How one capture request ended, for its response, its log line and its metrics.
 enum CaptureOutcome: Sendable {
@@ -133,7 +134,7 @@ enum CaptureOutcome: Sendable {
         }
     }
 
-    func log(to logger: Logger, duration: Duration, trace: ServiceContext) {
+    func log(to logger: Logger, duration: Duration, trace: ServiceContext, tracer: any Tracer) {
         // The metadata costs more than the check: build none for a line that is not written
         // (2% of serve's CPU per capture at `notice`).
         guard logger.logLevel <= .info else { return }
@@ -157,7 +158,7 @@ enum CaptureOutcome: Sendable {
             metadata["correlation_id"] = "\(id)"
             if replayed { metadata["replayed"] = "true" }
         }
-        if let traceID = TraceHeaders.traceID(of: trace) {
+        if let traceID = TraceHeaders.traceID(of: trace, using: tracer) {
             metadata["trace_id"] = "\(traceID)"
         }
         logger.info("capture", metadata: metadata)

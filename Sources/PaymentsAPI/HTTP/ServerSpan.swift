@@ -11,11 +11,13 @@ import Tracing
 /// caller passes ``context`` on.
 struct ServerSpan {
     private let span: any Span
+    private let tracer: any Tracer
 
-    init(_ request: Request, route: String) {
+    init(_ request: Request, route: String, tracer: any Tracer) {
         var context = InstrumentationContext.current ?? .topLevel
-        InstrumentationSystem.instrument.extract(request.headers, into: &context, using: HTTPFieldsExtractor())
-        span = startSpan(route, context: context, ofKind: .server)
+        tracer.extract(request.headers, into: &context, using: HTTPFieldsExtractor())
+        span = tracer.startSpan(route, context: context, ofKind: .server)
+        self.tracer = tracer
         guard span.isRecording else { return }  // a span only for propagation records nothing
         span.updateAttributes { attributes in
             attributes["http.request.method"] = request.method.rawValue
@@ -36,7 +38,7 @@ struct ServerSpan {
             span.attributes["http.response.status_code"] = status
             if status >= 500 { span.setStatus(.init(code: .error)) }
         }
-        if let trace = TraceHeaders.traceparent(of: span.context) { response.headers[.traceResponse] = trace }
+        if let trace = TraceHeaders.traceparent(of: span.context, using: tracer) { response.headers[.traceResponse] = trace }
         span.end()
     }
 }

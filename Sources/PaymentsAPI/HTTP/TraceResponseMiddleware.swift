@@ -7,7 +7,7 @@ import Operations
 /// server span that handled the request, so a client can find its capture in the traces.
 struct TraceResponseMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let trace = InstrumentationContext.current.flatMap(TraceHeaders.traceparent(of:))
+        let trace = InstrumentationContext.current.flatMap { TraceHeaders.traceparent(of: $0) }
         do {
             var response = try await next(request, context)
             if let trace { response.headers[.traceResponse] = trace }
