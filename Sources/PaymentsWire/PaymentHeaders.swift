@@ -21,4 +21,8 @@ public enum PaymentHeaders {
     /// `error` when the processor failed to handle the request (its body then carries
     /// `error_code` and `error_message`); absent or `ok` otherwise.
     public static let processorStatus = "processor-status"
+    /// Which `serve` process produced the request: an id drawn at its start. A replica reading
+    /// the request topic back skips its own records (it knows them already) without decoding
+    /// them. Processors ignore it.
+    public static let senderID = "sender-id"
 }

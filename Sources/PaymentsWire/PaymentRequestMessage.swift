@@ -44,6 +44,9 @@ public struct PaymentRequestMessage: Sendable, Hashable, Codable {
         if let key = routing.idempotencyKey {
             headers.append(KafkaHeader(name: PaymentHeaders.idempotencyKey, value: key))
         }
+        if let sender = routing.senderID {
+            headers.append(KafkaHeader(name: PaymentHeaders.senderID, value: sender))
+        }
         return KafkaRecord(
             topic: topic, partition: routing.partition, key: correlationID.rawValue, value: jsonBytes, headers: headers)
     }

@@ -21,12 +21,18 @@ public struct RequestRouting: Sendable, Hashable {
     /// `nil` for the default reply topic, in which case no reply headers are sent.
     public var replyTo: ReplyDestination?
     public var idempotencyKey: String?
+    /// The producing process's id (``PaymentHeaders/senderID``), if it reads requests back.
+    public var senderID: String?
 
-    public init(partition: Int32? = nil, deadlineMilliseconds: Int64? = nil, replyTo: ReplyDestination? = nil, idempotencyKey: String? = nil) {
+    public init(
+        partition: Int32? = nil, deadlineMilliseconds: Int64? = nil, replyTo: ReplyDestination? = nil, idempotencyKey: String? = nil,
+        senderID: String? = nil
+    ) {
         self.partition = partition
         self.deadlineMilliseconds = deadlineMilliseconds
         self.replyTo = replyTo
         self.idempotencyKey = idempotencyKey
+        self.senderID = senderID
     }
 }
 

@@ -19,9 +19,13 @@ struct KafkaCaptureTransport: CaptureTransport {
     let replyTo: ReplyDestination?
     /// The request topic's partition count, once known (0 before).
     let requestPartitions: RequestPartitions
+    /// This process's ``PaymentHeaders/senderID``, when it reads requests back; else `nil`.
+    let senderID: String?
     /// Whether captures may be sent now, and if not why (readiness, draining).
     let admission: @Sendable () -> CaptureError?
     let produceFailures: Counter
+    /// The bootstrapped tracer, looked up once (`InstrumentationSystem` locks on every use).
+    let tracer: any Tracer
     let logger: Logger
 
     func send(
@@ -34,11 +38,11 @@ struct KafkaCaptureTransport: CaptureTransport {
             // By transaction id, which is what the processor deduplicates on: every request for one
             // transaction reaches the same partition, so the same processor, whatever its key.
             partition: partitions > 0 ? StablePartitioner.partition(for: request.transactionID, count: partitions) : nil,
-            deadlineMilliseconds: deadline, replyTo: replyTo, idempotencyKey: capture.key)
+            deadlineMilliseconds: deadline, replyTo: replyTo, idempotencyKey: capture.key, senderID: senderID)
         var record = PaymentRequestMessage(correlationID: attempt, request: request).record(topic: requestTopic, routing: routing)
         // The request carries the trace on to the processor, as a child of the HTTP request's span.
-        let span = startSpan("produce capture request", context: capture.traceContext, ofKind: .producer)
-        InstrumentationSystem.instrument.inject(span.context, into: &record.headers, using: KafkaHeadersInjector())
+        let span = tracer.startSpan("produce capture request", context: capture.traceContext, ofKind: .producer)
+        tracer.inject(span.context, into: &record.headers, using: KafkaHeadersInjector())
         let logger = self.logger
         let produceFailures = self.produceFailures
         do throws(KafkaError) {

@@ -35,6 +35,8 @@ public final class KafkaPaymentGateway: PaymentGateway {
     let metrics: GatewayMetrics
     private let logger: Logger
     private let requestPartitions = RequestPartitions()
+    /// Marks this process's request records, which its request observer then skips undecoded.
+    private let senderID = String(UInt64.random(in: 1...UInt64.max), radix: 16)
     /// Keeps the request and reply topics in place across broker outages.
     private let provisioner: TopicProvisioner
     /// Set when graceful shutdown begins: new captures are refused while those in flight finish.
@@ -93,7 +95,7 @@ public final class KafkaPaymentGateway: PaymentGateway {
         let transport = KafkaCaptureTransport(
             producer: producer, requestTopic: configuration.topics.request,
             replyTo: configuration.replyRouting.replyDestination(sharedReplyTopic: configuration.topics.reply),
-            requestPartitions: requestPartitions, admission: { [draining, producer, provisioner, replyConsumer, requestObserver, history] in
+            requestPartitions: requestPartitions, senderID: requestObserver == nil ? nil : senderID, admission: { [draining, producer, provisioner, replyConsumer, requestObserver, history] in
                 if draining.isSet { return .shuttingDown(nil) }
                 if case .notReady(let reason) = Self.readiness(
                     producer: producer, provisioner: provisioner, consumers: [replyConsumer, requestObserver], history: history)
@@ -101,7 +103,7 @@ public final class KafkaPaymentGateway: PaymentGateway {
                     return .unavailable(reason: reason)
                 }
                 return nil
-            }, produceFailures: metrics.produceFailures, logger: logger)
+            }, produceFailures: metrics.produceFailures, tracer: InstrumentationSystem.tracer, logger: logger)
         registry = CorrelationRegistry(configuration: configuration.registry, transport: transport)
     }
 
@@ -173,7 +175,11 @@ public final class KafkaPaymentGateway: PaymentGateway {
     func observeRequests() async {
         guard let requestObserver else { return }
         for await batch in requestObserver.batches() {
-            let requests = batch.compactMap(ObservedRequest.init)
+            // This replica's own requests are known here already: skip them undecoded (decoding
+            // them cost 3% of serve's CPU with one replica).
+            let requests = batch.compactMap { message in
+                message.headers.lastValue(named: PaymentHeaders.senderID) == senderID ? nil : ObservedRequest(message)
+            }
             if !requests.isEmpty { await registry.deliver([], observing: requests) }
             if let summary = history.record(batch, requests: requests.count, replies: 0) {
                 logLoaded(summary)
