@@ -6,7 +6,7 @@ struct BenchArguments {
     private var used: Set<String> = []
 
     /// Flags that take no value.
-    static let switches: Set<String> = ["journal", "no-journal-follower"]
+    static let switches: Set<String> = ["journal", "no-journal-follower", "request-reader"]
 
     init(_ arguments: [String]) throws(BenchUsageError) {
         var index = 0

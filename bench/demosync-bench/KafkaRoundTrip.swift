@@ -18,6 +18,10 @@ import Synchronization
 /// replies once that is acknowledged, and a third consumer follows the journal (with a 500 ms
 /// fetch wait), as `simulate` journals each verdict before it replies.
 ///
+/// With `--request-reader` the requester also reads every request back from the request topic
+/// (all partitions, no group, a 50 ms fetch wait), as each `serve` replica's request observer
+/// does for idempotency across replicas: the broker then serves the request topic twice.
+///
 /// It does strictly less work per round trip than `serve` + `simulate`: no HTTP, no JSON, no
 /// registry, no task or continuation per message (every step continues in a delivery callback or
 /// a consumer batch). `--concurrency C` keeps C round trips in flight (a closed loop, like wrk's
@@ -33,6 +37,8 @@ enum KafkaRoundTrip {
         var journal = false
         /// With `--journal`, whether a consumer follows the journal as `simulate`'s does.
         var followJournal = true
+        /// Whether a second consumer reads every request, as `serve`'s request observer does.
+        var requestReader = false
         var profile = KafkaConfiguration.Profile.local
         var properties: [String: String] = [:]
         var samplesFile: String?
@@ -50,6 +56,7 @@ enum KafkaRoundTrip {
             partitions = try arguments.integer("partitions", in: 1...1_000) ?? partitions
             journal = arguments.flag("journal")
             followJournal = !arguments.flag("no-journal-follower")
+            requestReader = arguments.flag("request-reader")
             if let text = arguments.string("kafka-profile") {
                 guard let chosen = KafkaConfiguration.Profile(rawValue: text) else { throw BenchUsageError("--kafka-profile is local or standard") }
                 profile = chosen
@@ -104,6 +111,13 @@ enum KafkaRoundTrip {
             configuration: kafka("demosync-serve"), subscription: .allPartitions(of: [topics.reply], from: .end),
             componentSettings: ["auto.offset.reset": "earliest"], bufferCapacity: 10_000, logger: logger)
 
+        let requestReader =
+            options.requestReader
+            ? try KafkaConsumer(
+                configuration: kafka("demosync-serve"), subscription: .allPartitions(of: [topics.request], from: .end),
+                componentSettings: ["auto.offset.reset": "earliest", "fetch.wait.max.ms": "50"], bufferCapacity: 10_000, logger: logger)
+            : nil
+
         // simulate's clients.
         // Replies sticky, as `simulate` sends them on the default reply topic.
         let responderProducer = try KafkaProducer(configuration: kafka("demosync-simulate"), stickyTopics: [topics.reply], logger: logger)
@@ -120,6 +134,7 @@ enum KafkaRoundTrip {
         let positioningStarted = ContinuousClock.now
         await replies.waitUntilPositioned()
         await requests.waitUntilPositioned()
+        await requestReader?.waitUntilPositioned()
         let positioning = positioningStarted.duration(to: .now)
 
         let loop = RoundTripLoop(producer: requester, topic: topics.request, total: options.warmup + options.count, warmup: options.warmup)
@@ -131,6 +146,10 @@ enum KafkaRoundTrip {
                 guard let journalFollower else { return }
                 for await _ in journalFollower.batches() {}
             },
+            Task {
+                guard let requestReader else { return }
+                for await _ in requestReader.batches() {}
+            },
         ]
         let (samples, elapsed) = await loop.run(concurrency: options.concurrency)
 
@@ -138,6 +157,7 @@ enum KafkaRoundTrip {
         await requests.close()
         await replies.close()
         await journalFollower?.close()
+        await requestReader?.close()
         await responderProducer.close()
         await requester.close()
         tasks.forEach { $0.cancel() }
@@ -156,6 +176,7 @@ enum KafkaRoundTrip {
             "concurrency": options.concurrency,
             "partitions": options.partitions,
             "journal_hop": options.journal,
+            "request_reader": options.requestReader,
             "kafka_profile": options.profile.rawValue,
             "kafka_properties": options.properties,
             "positioning_s": positioning.microseconds / 1_000_000,
