@@ -1,3 +1,4 @@
+import Operations
 import Payments
 import Synchronization
 
@@ -29,20 +30,3 @@ public final class VerdictGenerator: Sendable {
     }
 }
 
-/// SplitMix64 (Steele, Lea and Flood): a fast generator, fine for a simulator's dice and not for
-/// secrets. The system's generator costs a system call per number.
-struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
-    }
-}

@@ -112,11 +112,7 @@ final class TraceIDGenerator: Sendable {
 
     /// Never zero (an all-zero id is invalid).
     private func next() -> UInt64 {
-        // SplitMix64 (Steele, Lea and Flood): a bijective mix of seed + counter.
-        var z = seed &+ counter.wrappingAdd(1, ordering: .relaxed).newValue &* 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        let mixed = z ^ (z >> 31)
+        let mixed = SplitMix64.mix(seed &+ counter.wrappingAdd(1, ordering: .relaxed).newValue &* SplitMix64.increment)
         return mixed == 0 ? 1 : mixed
     }
 }
