@@ -247,7 +247,9 @@ def scenario_soak(stack: Stack, quick: bool, stamp: str) -> dict:
         MEMORY_CHECK: memory_flat(memory),
         "no crash": serve.alive() and simulate.alive(),
     }
-    log(f"soak: {result['status_counts']} in {result['elapsed_s']} s; RSS growth after warm-up {growth if growth is None else round(100 * growth, 1)}%")
+    growth = memory["rss_growth_after_warmup"]
+    log(f"soak: {result['status_counts']} in {result['elapsed_s']} s, p99 {result['latency_ms']['p99']:.0f} ms; "
+        f"RSS growth after warm-up {growth if growth is None else round(100 * growth, 1)}%")
     return result
 
 
