@@ -54,7 +54,7 @@ public final class ProcessorSimulator: Service {
             producer: producer,
             topics: configuration.topics.specifications(adding: [
                 KafkaTopicSpecification(
-                    name: configuration.verdictTopic, partitions: configuration.topics.partitions, configs: ["cleanup.policy": "compact"])
+                    name: configuration.verdictTopic, partitions: configuration.topics.requestPartitions, configs: ["cleanup.policy": "compact"])
             ]),
             createMissing: configuration.topics.createMissing, logger: logger)
         let journal = try VerdictJournal(topic: configuration.verdictTopic, kafka: configuration.kafka, producer: producer, logger: logger)

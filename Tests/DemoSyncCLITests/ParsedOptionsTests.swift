@@ -45,7 +45,7 @@ struct ParsedOptionsTests {
         ]
         let options = try parse([], simulate, environment: environment)
         #expect(try KafkaOptions.configuration(from: options, clientID: "t").bootstrapServers == "kafka:29092")
-        let topics = try KafkaOptions.topics(from: options)
+        let topics = try KafkaOptions.topics(from: options, profile: .standard)
         #expect(topics.request == "requests" && topics.reply == "responses")
         #expect(try options.duration("delay", default: .seconds(2)) == .milliseconds(1500))
     }
@@ -120,8 +120,25 @@ struct ParsedOptionsTests {
 
     @Test("topics must be valid Kafka names and differ")
     func topics() {
-        #expect(usageError { _ = try KafkaOptions.topics(from: parse(["--request-topic", "has space"], serve)) } != nil)
-        #expect(usageError { _ = try KafkaOptions.topics(from: parse(["--request-topic", "same", "--response-topic", "same"], serve)) } != nil)
+        #expect(usageError { _ = try KafkaOptions.topics(from: parse(["--request-topic", "has space"], serve), profile: .standard) } != nil)
+        #expect(
+            usageError { _ = try KafkaOptions.topics(from: parse(["--request-topic", "same", "--response-topic", "same"], serve), profile: .standard) }
+                != nil)
+    }
+
+    @Test("the layout of created topics: 3 partitions each, 1 for the keyed request topic on the local profile, all N with --partitions")
+    func topicLayout() throws {
+        for command in [serve, simulate] {
+            let standard = try KafkaOptions.topics(from: parse([], command), profile: .standard)
+            #expect(standard.requestPartitions == 3 && standard.replyPartitions == 3)
+            let local = try KafkaOptions.topics(from: parse([], command), profile: .local)
+            #expect(local.requestPartitions == 1 && local.replyPartitions == 3)
+            let chosen = try KafkaOptions.topics(from: parse(["--partitions", "5"], command), profile: .local)
+            #expect(chosen.requestPartitions == 5 && chosen.replyPartitions == 5)
+            let fromEnvironment = try KafkaOptions.topics(from: parse([], command, environment: ["DEMOSYNC_TOPIC_PARTITIONS": "2"]), profile: .local)
+            #expect(fromEnvironment.requestPartitions == 2 && fromEnvironment.replyPartitions == 2)
+            #expect(usageError { _ = try KafkaOptions.topics(from: parse(["--partitions", "0"], command), profile: .local) } != nil)
+        }
     }
 
     @Test("amounts parse exactly; metadata needs KEY=VALUE")

@@ -31,8 +31,9 @@ enum KafkaOptions {
             "kafka-properties-file", "PATH", environment: ["DEMOSYNC_KAFKA_PROPERTIES_FILE"],
             help: "A file of librdkafka properties, one KEY=VALUE per line (# starts a comment), applied before --kafka-property. Keeps secrets off the command line."),
         .value(
-            "partitions", "N", environment: ["DEMOSYNC_TOPIC_PARTITIONS"], default: "3",
-            help: "Partitions of topics created at start-up."),
+            "partitions", "N", environment: ["DEMOSYNC_TOPIC_PARTITIONS"],
+            default: "3; with --kafka-profile local, 1 for the request topic and the verdict journal",
+            help: "Partitions of topics created at start-up (all of them, when given)."),
         .flag(
             "no-create-topics", environment: ["DEMOSYNC_NO_CREATE_TOPICS"],
             help: "Do not create missing topics at start-up (when topics are managed elsewhere)."),
@@ -56,16 +57,19 @@ enum KafkaOptions {
             properties: properties)
     }
 
-    static func topics(from options: ParsedOptions) throws(UsageError) -> PaymentTopics {
+    /// The topics and the layout to create them with; `profile` decides the request topic's
+    /// partitions when `--partitions` is not given (``PaymentTopics/defaultRequestPartitions(for:)``).
+    static func topics(from options: ParsedOptions, profile: KafkaConfiguration.Profile) throws(UsageError) -> PaymentTopics {
         let request = options.string("request-topic", default: "payment-requests")
         let reply = options.string("response-topic", default: "payment-responses")
         for topic in [request, reply] { _ = try topicName(topic, command: options.command.name) }
         guard request != reply else {
             throw UsageError("the request and response topics must differ (both are \"\(request)\")", command: options.command.name)
         }
+        let chosen: Int? = options.string("partitions") == nil ? nil : try options.integer("partitions", default: 3, in: 1...10_000)
         return PaymentTopics(
-            request: request, reply: reply, partitions: try options.integer("partitions", default: 3, in: 1...10_000),
-            createMissing: try !options.flag("no-create-topics"))
+            request: request, reply: reply, requestPartitions: chosen ?? PaymentTopics.defaultRequestPartitions(for: profile),
+            replyPartitions: chosen ?? 3, createMissing: try !options.flag("no-create-topics"))
     }
 
     /// `name` if it is a valid Kafka topic name, else a usage error saying what is allowed.

@@ -76,9 +76,10 @@ enum ServeCommand {
         ] + KafkaOptions.specifications + LoggingOptions.specifications)
 
     static func run(_ options: ParsedOptions) async throws -> Int32 {
-        let topics = try KafkaOptions.topics(from: options)
+        let kafka = try KafkaOptions.configuration(from: options, clientID: "demosync-serve")
+        let topics = try KafkaOptions.topics(from: options, profile: kafka.profile)
         let gatewayConfiguration = GatewayConfiguration(
-            kafka: try KafkaOptions.configuration(from: options, clientID: "demosync-serve"),
+            kafka: kafka,
             topics: topics,
             captureTimeout: try options.duration("timeout", default: .seconds(30), allowZero: false),
             maxPendingCaptures: try options.integer("max-pending", default: 50_000, in: 1...10_000_000),

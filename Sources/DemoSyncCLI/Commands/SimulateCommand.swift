@@ -40,11 +40,12 @@ enum SimulateCommand {
         ] + KafkaOptions.specifications + LoggingOptions.specifications)
 
     static func run(_ options: ParsedOptions) async throws -> Int32 {
-        let topics = try KafkaOptions.topics(from: options)
+        let kafka = try KafkaOptions.configuration(from: options, clientID: "demosync-simulate")
+        let topics = try KafkaOptions.topics(from: options, profile: kafka.profile)
         let groupID = options.string("group-id", default: "demosync-simulator")
         guard !groupID.isEmpty else { throw UsageError("--group-id must not be empty", command: "simulate") }
         let configuration = SimulatorConfiguration(
-            kafka: try KafkaOptions.configuration(from: options, clientID: "demosync-simulate"),
+            kafka: kafka,
             topics: topics,
             groupID: groupID,
             processingDelay: try options.duration("delay", default: .milliseconds(2000)),
