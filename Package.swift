@@ -175,6 +175,8 @@ let package = Package(
             name: "demosync-bench",
             dependencies: [
                 "Kafka",
+                // Only for the topic layout `serve` and `simulate` create (PaymentTopics).
+                "PaymentsWire",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -597,7 +597,8 @@ class Runner:
                 "demosync": tool_version([str(self.stack.demosync), "--version"]),
             },
             "settings": {"durations_s": self.durations, "counts": self.counts, "fd_limit": self.fd_limit,
-                         "kafka_profile": "local", "partitions": 3,
+                         "kafka_profile": "local",
+                         "partitions": {"payment-requests": 1, "payment-responses": 3, "payment-verdicts": 1},
                          "ab_variants": {label: extra for label, extra in AB_VARIANTS}},
         }
 
@@ -1048,7 +1049,8 @@ def md_machine(r: dict, json_copy: str) -> list[str]:
         "  shares the same 2 cores, while the echo baseline shares them only with wrk; compare ratios, not absolute figures.",
         "- Broker: Tansu (memory storage) on loopback. Client profile `local` for `serve`, `simulate` and the raw baseline",
         "  (consumers `fetch.wait.max.ms=5`: Tansu holds every fetch for that long, which dominates the Kafka round trip; producers",
-        "  one request in flight per connection, no idempotence). 3 partitions per topic.",
+        "  one request in flight per connection, no idempotence). Topics as `serve` and `simulate` create them on that profile:",
+        "  the request topic and the journal 1 partition, the reply topic 3 (docs/configuration.md#profiles); the raw baseline the same.",
         f"- {r['tools']['wrk']}; {r['tools']['swift']}; demosync {r['tools']['demosync']}.",
         "",
         "## Reproduce", "",

@@ -53,7 +53,7 @@ from stack import (  # noqa: E402
     ROOT, Stack, StackError, dump_json, free_port, http_get, install_signal_handlers, machine_description, raise_fd_limit, rss_kib,
     scrape,
 )
-from topic_reader import read_topics  # noqa: E402
+from topic_reader import read_topics, topic_layout  # noqa: E402
 
 DOCS = ROOT / "docs"
 VENV_BIN = ROOT / ".deps" / "bench-venv" / "bin"
@@ -177,18 +177,26 @@ def memory_flat(memory: dict) -> bool:
     return memory["rss_growth_second_half"] is not None and memory["rss_growth_second_half"] < 0.05
 
 
+def layout_text(partitions) -> str:
+    """"payment-requests 1, payment-responses 3, ..." from a topic → partitions map (or an old
+    run's single count)."""
+    if isinstance(partitions, dict):
+        return ", ".join(f"{topic} {count}" for topic, count in partitions.items()) + " partitions"
+    return f"{partitions or 3} partitions per topic"
+
+
 def scenario_soak(stack: Stack, quick: bool, stamp: str) -> dict:
     total = 10_000 if quick else 100_000
     concurrency = 200
     store_capacity = 20_000 if not quick else 2_000
     broker = stack.broker()
     bootstrap = f"127.0.0.1:{broker.port}"
-    # The default partition count, as `serve` and `simulate` create the topics (see
-    # bench/reliability-notes.md for why this once ran on 48).
-    partitions = "3"
-    simulate = stack.simulate(bootstrap, 0, ["--partitions", partitions])
+    # The default topic layout, as `serve` and `simulate` create it (see bench/reliability-notes.md
+    # for why this once ran on 48 partitions).
+    simulate = stack.simulate(bootstrap, 0)
     serve = stack.serve(bootstrap, ["--idempotency-capacity", str(store_capacity), "--outcome-capacity", str(store_capacity),
-                                    "--partitions", partitions, "--timeout", f"{SOAK_CAPTURE_TIMEOUT_S}s"])
+                                    "--timeout", f"{SOAK_CAPTURE_TIMEOUT_S}s"])
+    layout = topic_layout(bootstrap, ["payment-requests", "payment-responses", "payment-verdicts"])
     log(f"soak: {total} captures at {concurrency} concurrency")
     run = asyncio.run(soak_load(stack, serve, simulate, total, concurrency, 240 if quick else 900, stamp))
     load: CaptureLoad = run["load"]
@@ -211,9 +219,8 @@ def scenario_soak(stack: Stack, quick: bool, stamp: str) -> dict:
     result = {
         "total": total,
         "concurrency": concurrency,
-        "serve_options": (f"--idempotency-capacity {store_capacity} --outcome-capacity {store_capacity} --partitions {partitions} "
-                          f"--timeout {SOAK_CAPTURE_TIMEOUT_S}s"),
-        "partitions": int(partitions),
+        "serve_options": f"--idempotency-capacity {store_capacity} --outcome-capacity {store_capacity} --timeout {SOAK_CAPTURE_TIMEOUT_S}s",
+        "partitions": layout,
         "elapsed_s": round(run["elapsed"], 2),
         "timed_out": run["timed_out"],
         "sent": load.sent,
@@ -975,7 +982,7 @@ def scenario_replicas(stack: Stack, quick: bool, stamp: str) -> dict:
         "clients": clients,
         "serve_options": " ".join(extra) + " --log-level info",
         "simulate_options": "--delay 0",
-        "partitions": 3,
+        "partitions": topic_layout(bootstrap, ["payment-requests", "payment-responses", "payment-verdicts"]),
         "max_tries": REPLICA_MAX_TRIES,
         "backoff": "50 ms doubling per retry, at most 500 ms",
         "client_timeout_s": REPLICA_TIMEOUT_S + 10,
@@ -1118,8 +1125,8 @@ def markdown(results: dict) -> str:
     if s and "error" not in s:
         add(f"## 1. Soak: {s['total']:,} captures at {s['concurrency']} concurrency")
         add("")
-        add(f"`simulate --delay 0 --partitions {s.get('partitions', 3)}`; `serve {s['serve_options']}` (the topics get {s.get('partitions', 3)} partitions")
-        add("because the local broker's memory storage slows down as a partition grows, see docs/benchmarks.md; the idempotency and outcome stores are capped below the run's")
+        add(f"`simulate --delay 0`; `serve {s['serve_options']}` (the topics get the default layout, {layout_text(s.get('partitions'))};")
+        add("the idempotency and outcome stores are capped below the run's")
         add("size, so that they are full after the warm-up: with the defaults, 100,000 each, they grow through the whole run by design,")
         add("and a flat line would say nothing about leaks). 200 keep-alive clients (bench/httpload.py), each sending one capture at a")
         add("time with a unique transaction id.")
@@ -1282,7 +1289,7 @@ def markdown(results: dict) -> str:
                 f"(`--only replicas`; load average {run['machine'].get('load_average_at_start')} at its start).")
             add("")
         lp = r.get("restarted_loaded_line") or {}
-        add(f"A fresh broker ({r['partitions']} partitions per topic), `simulate {r['simulate_options']}` and {r['replicas']} `serve {r['serve_options']}` "
+        add(f"A fresh broker (the default topic layout: {layout_text(r['partitions'])}), `simulate {r['simulate_options']}` and {r['replicas']} `serve {r['serve_options']}` "
             f"replicas, each reading every request and reply record from the beginning of the topics. {r['clients']} keep-alive clients send captures for "
             f"{r['duration_s']} s, each with a unique transaction id and `Idempotency-Key`, the first attempt of capture n to replica (n mod 3) + 1. "
             f"A client that gets a connection error, 503 or 504 sends the same capture (same key, same body) to the next replica, "

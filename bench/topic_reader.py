@@ -59,6 +59,17 @@ class TopicRead:
                 "unparseable_values": self.unparseable}
 
 
+def topic_layout(bootstrap: str, topics: list[str]) -> dict[str, int]:
+    """How many partitions each topic has, as the broker's metadata says (0 for a missing one)."""
+    from kafka import KafkaConsumer  # noqa: PLC0415  (bench venv only)
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    try:
+        return {topic: len(consumer.partitions_for_topic(topic) or ()) for topic in topics}
+    finally:
+        consumer.close()
+
+
 def read_topics(bootstrap: str, topics: list[str], quiet_s: float = 3.0, give_up_s: float = 15.0, budget_s: float = 240.0) -> TopicRead:
     from kafka import KafkaConsumer, TopicPartition  # noqa: PLC0415  (bench venv only)
 

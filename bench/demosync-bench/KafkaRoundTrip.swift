@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import Logging
+import PaymentsWire
 import Synchronization
 
 /// The raw Kafka request-reply round trip, through our wrapper and the real broker, with no HTTP:
@@ -33,7 +34,10 @@ enum KafkaRoundTrip {
         var count = 2_000
         var warmup = 200
         var concurrency = 1
-        var partitions = 3
+        /// Partitions of the request topic and the journal (keyed), and of the reply topic: by
+        /// default the layout `serve` and `simulate` create on the same profile.
+        var requestPartitions: Int?
+        var replyPartitions = 3
         var journal = false
         /// With `--journal`, whether a consumer follows the journal as `simulate`'s does.
         var followJournal = true
@@ -43,6 +47,8 @@ enum KafkaRoundTrip {
         var properties: [String: String] = [:]
         var samplesFile: String?
         var timeoutSeconds = 300
+
+        var keyedPartitions: Int { requestPartitions ?? PaymentTopics.defaultRequestPartitions(for: profile) }
         /// Names the topics, so that runs can share them (the broker's growth); a fresh one by
         /// default.
         var topicSuffix: String?
@@ -53,7 +59,9 @@ enum KafkaRoundTrip {
             count = try arguments.integer("count", in: 1...10_000_000) ?? count
             warmup = try arguments.integer("warmup", in: 0...10_000_000) ?? warmup
             concurrency = try arguments.integer("concurrency", in: 1...100_000) ?? concurrency
-            partitions = try arguments.integer("partitions", in: 1...1_000) ?? partitions
+            if let chosen = try arguments.integer("partitions", in: 1...1_000) {
+                (requestPartitions, replyPartitions) = (chosen, chosen)
+            }
             journal = arguments.flag("journal")
             followJournal = !arguments.flag("no-journal-follower")
             requestReader = arguments.flag("request-reader")
@@ -104,8 +112,10 @@ enum KafkaRoundTrip {
         // serve's clients.
         let requester = try KafkaProducer(configuration: kafka("demosync-serve"), componentSettings: ["message.timeout.ms": "30000"], logger: logger)
         try await requester.admin.createTopicsIfMissing(
-            [topics.request, topics.reply].map { KafkaTopicSpecification(name: $0, partitions: options.partitions) } + [
-                KafkaTopicSpecification(name: topics.journal, partitions: options.partitions, configs: ["cleanup.policy": "compact"])
+            [
+                KafkaTopicSpecification(name: topics.request, partitions: options.keyedPartitions),
+                KafkaTopicSpecification(name: topics.reply, partitions: options.replyPartitions),
+                KafkaTopicSpecification(name: topics.journal, partitions: options.keyedPartitions, configs: ["cleanup.policy": "compact"]),
             ])
         let replies = try KafkaConsumer(
             configuration: kafka("demosync-serve"), subscription: .allPartitions(of: [topics.reply], from: .end),
@@ -174,7 +184,7 @@ enum KafkaRoundTrip {
             "count": options.count,
             "warmup": options.warmup,
             "concurrency": options.concurrency,
-            "partitions": options.partitions,
+            "partitions": ["request": options.keyedPartitions, "reply": options.replyPartitions, "journal": options.keyedPartitions],
             "journal_hop": options.journal,
             "request_reader": options.requestReader,
             "kafka_profile": options.profile.rawValue,

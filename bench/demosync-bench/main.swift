@@ -1,7 +1,7 @@
 // demosync-bench: the baselines `make bench` measures DemoSync against. Not part of the product.
 //
 //   demosync-bench kafka-roundtrip --bootstrap-servers HOST:PORT [--count N] [--warmup N]
-//                                  [--concurrency C] [--partitions N] [--journal] [--no-journal-follower] [--request-reader]
+//                                  [--concurrency C] [--partitions N (all topics; default: serve's layout)] [--journal] [--no-journal-follower] [--request-reader]
 //                                  [--kafka-profile local|standard] [--kafka-property K=V ...]
 //                                  [--samples-file PATH] [--timeout-seconds S]
 //       The raw Kafka request-reply round trip through our wrapper, with the same client settings
