@@ -112,6 +112,8 @@ enum ServeCommand {
                 "version": "\(DemoSyncVersion.current)", "librdkafka": "\(LibrdkafkaVersion.runningDescription)", "kafka.bootstrap": "\(gatewayConfiguration.kafka.bootstrapServers)",
                 "kafka.profile": "\(gatewayConfiguration.kafka.profile.rawValue)",
                 "topics": "\(topics.request) → \(topics.reply)", "timeout": "\(gatewayConfiguration.captureTimeout)",
+                // The layout a missing topic is created with (the profile decides it unless --partitions does).
+                "topics.partitions_when_created": "\(topics.requestPartitions) → \(topics.replyPartitions)",
             ])
         logger.info("reply routing", metadata: ["routing": "\(gatewayConfiguration.replyRouting)"])
         if !server.api.authTokens.isEmpty {

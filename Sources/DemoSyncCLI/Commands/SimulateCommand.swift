@@ -1,6 +1,7 @@
 import Kafka
 import Logging
 import Operations
+import PaymentsWire
 import ProcessorSimulator
 import ServiceLifecycle
 import UnixSignals
@@ -70,6 +71,8 @@ enum SimulateCommand {
             metadata: [
                 "version": "\(DemoSyncVersion.current)", "librdkafka": "\(LibrdkafkaVersion.runningDescription)", "kafka.bootstrap": "\(configuration.kafka.bootstrapServers)",
                 "kafka.profile": "\(configuration.kafka.profile.rawValue)",
+                // The layout a missing topic is created with; the journal is keyed like the requests.
+                "topics.partitions_when_created": "\(topics.requestPartitions) → \(topics.replyPartitions), journal \(topics.requestPartitions)",
                 "delay": "\(configuration.processingDelay)", "approval_rate": "\(configuration.approvalRate)",
                 "concurrency": "\(configuration.concurrency)",
             ])
