@@ -84,6 +84,9 @@ TARGET_BYTES_PER_PENDING = 5 * 1024     # ≤ 5 KB resident memory per pending c
 CONNECTION_COUNTS = [1, 16, 64, 256]
 # The raw baseline that matches the product: the journal hop, and no consumer following the journal.
 PRODUCT_HOPS = {"journal": True, "follower": False, "reader": True}
+# The raw loop at 64 in flight with a client's turnaround between a reply and the next request
+# (mean µs): how much of the raw ceiling survives arrivals that do not move together.
+TURNAROUNDS_US = [1000, 3000]
 # A/B of the local profile's batching: extra arguments for both serve and simulate.
 AB_VARIANTS = [
     ("as shipped", []),
@@ -98,8 +101,10 @@ AB_VARIANTS = [
 FULL_DURATIONS = {"echo_1": 10, "echo_n": 8, "capture_1": 15, "capture_n": 8, "warmup": 2, "growth_run": 8, "ab_run": 8,
                   "idle_settle": 2, "idle_window": 10, "little_warmup": 8, "little_window": 20}
 FULL_COUNTS = {"kafka_c1": 3000, "kafka_c1_warmup": 200, "kafka_c64": 20000, "kafka_c64_warmup": 1000, "kafka_c16": 10000, "kafka_c16_warmup": 1000,
+               "kafka_turnaround": 10000, "kafka_turnaround_warmup": 1000,
                "raw_growth": 15000, "raw_growth_warmup": 1000, "growth_runs": 4, "memory_pending": 10000}
 QUICK_COUNTS = {"kafka_c1": 500, "kafka_c1_warmup": 200, "kafka_c64": 3000, "kafka_c64_warmup": 300, "kafka_c16": 2000, "kafka_c16_warmup": 200,
+                "kafka_turnaround": 2000, "kafka_turnaround_warmup": 200,
                 "raw_growth": 3000, "raw_growth_warmup": 200, "growth_runs": 4, "memory_pending": 2000}
 
 
@@ -163,7 +168,8 @@ def wrk(url: str, connections: int, seconds: int, run_id: str, processes: dict[s
 
 
 def kafka_roundtrip(stack: Stack, broker: Process, count: int, warmup: int, concurrency: int, journal: bool = True,
-                    follower: bool = False, reader: bool = False, topic_suffix: str | None = None, samples: Path | None = None) -> dict:
+                    follower: bool = False, reader: bool = False, topic_suffix: str | None = None, samples: Path | None = None,
+                    turnaround_us: int = 0) -> dict:
     """One `demosync-bench kafka-roundtrip` run against `broker`: its JSON result, plus the broker's
     CPU per round trip over the whole run (warm-up and positioning included, divided by
     count + warmup) and its resident memory afterwards."""
@@ -179,6 +185,8 @@ def kafka_roundtrip(stack: Stack, broker: Process, count: int, warmup: int, conc
         argv += ["--topic-suffix", topic_suffix]
     if samples:
         argv += ["--samples-file", str(samples)]
+    if turnaround_us:
+        argv += ["--turnaround-us", str(turnaround_us)]
     cpu_before = process_cpu_seconds(broker.pid)
     started = time.monotonic()
     output = subprocess.run(argv, capture_output=True, text=True, timeout=660)
@@ -192,6 +200,17 @@ def kafka_roundtrip(stack: Stack, broker: Process, count: int, warmup: int, conc
     result["broker_cpu_ms_per_round_trip"] = 1000 * broker_cpu / (count + warmup)
     result["broker_rss_kib"] = broker.rss_kib()
     return result
+
+
+def mean_capture_ms(before: dict[str, float] | None, after: dict[str, float] | None) -> float | None:
+    """The mean of `serve`'s own capture duration (its histogram, from the body read to the
+    response built) between two scrapes, in ms."""
+    if not before or not after:
+        return None
+    def total(metrics: dict[str, float], suffix: str) -> float:
+        return sum(v for k, v in metrics.items() if k.startswith("demosync_capture_duration_seconds" + suffix))
+    count = total(after, "_count") - total(before, "_count")
+    return 1000 * (total(after, "_sum") - total(before, "_sum")) / count if count > 0 else None
 
 
 def outcome_counts(metrics: dict[str, float] | None) -> dict[str, int]:
@@ -413,10 +432,12 @@ class Runner:
         """wrk warm-up at `connections`, then the measured wrk run with CPU per capture, the
         outcomes serve counted and what was still pending right afterwards."""
         wrk(product.capture_url, connections, self.durations["warmup"], f"warm{tag}")
-        before = outcome_counts(scrape(product.serve.port))
+        before_metrics = scrape(product.serve.port)
+        before = outcome_counts(before_metrics)
         result = wrk(product.capture_url, connections, seconds, tag, product.pids)
         after = scrape(product.serve.port)
         result["outcomes"] = diff_counts(outcome_counts(after), before)
+        result["serve_mean_capture_ms"] = mean_capture_ms(before_metrics, after)
         result["pending_after"] = after.get("demosync_pending_captures") if after else None
         return result
 
@@ -445,6 +466,13 @@ class Runner:
                                                     **PRODUCT_HOPS)
         log(f"  {self.results['kafka_c16']['throughput_per_s']:.0f}/s, broker {self.results['kafka_c16']['broker_cpu_ms_per_round_trip']:.2f} ms per round trip")
         self.stop_all()
+        for turnaround in TURNAROUNDS_US:
+            log(f"baseline: raw Kafka round trips, same hops, 64 at a time, each next request after a random pause of mean {turnaround} µs")
+            x = kafka_roundtrip(self.stack, self.fresh_broker(), c["kafka_turnaround"], c["kafka_turnaround_warmup"], 64,
+                                turnaround_us=turnaround, **PRODUCT_HOPS)
+            self.results[f"kafka_c64_turnaround_{turnaround}"] = x
+            log(f"  {x['throughput_per_s']:.0f}/s, mean {x['latency_us']['mean'] / 1000:.1f} ms, broker {x['broker_cpu_ms_per_round_trip']:.2f} ms per round trip")
+            self.stop_all()
 
     def echo_baseline(self) -> None:
         """wrk against the JSON echo at 1/16/64/256 connections; its cost per idle connection."""
@@ -827,6 +855,8 @@ def md_baselines(r: dict) -> list[str]:
     for key, label in (("kafka_c1", "Raw Kafka round trip, journal, request reader, 1 at a time"),
                        ("kafka_c64", "Raw Kafka round trips, journal, request reader, 64 at a time"),
                        ("kafka_c16", "Raw Kafka round trips, journal, request reader, 16 at a time"),
+                       *((f"kafka_c64_turnaround_{t}", f"Raw Kafka round trips, journal, request reader, 64 at a time, "
+                          f"a turnaround of mean {t / 1000:g} ms before each next request") for t in TURNAROUNDS_US),
                        ("kafka_plain_c1", "Raw Kafka round trip, plain (no journal hop), 1 at a time")):
         if key not in r:
             continue
@@ -843,6 +873,16 @@ def md_baselines(r: dict) -> list[str]:
               "the round trips, warm-up included. At 16 at a time the raw loop runs at about the rate captures reach at 64 "
               "connections: its broker CPU per round trip is what the broker costs per capture at that rate with no HTTP, "
               "`serve` or `simulate` in the way.", ""]
+    turnarounds = [(t, r[f"kafka_c64_turnaround_{t}"]) for t in TURNAROUNDS_US if f"kafka_c64_turnaround_{t}" in r]
+    if turnarounds:
+        base = r["kafka_c64"]
+        lines += ["With a turnaround the raw loop's next request waits a random pause (uniform, 0 to twice the mean) after its "
+                  "reply, as a client's answer and next request through HTTP do; without one, the requests a reply batch "
+                  "starts are produced together and move through every hop together. "
+                  + "; ".join(f"a mean {t / 1000:g} ms turnaround: {x['throughput_per_s'] / base['throughput_per_s']:.2f} of the "
+                              f"rate, the round trip's mean {x['latency_us']['mean'] / 1000:.1f} ms against "
+                              f"{base['latency_us']['mean'] / 1000:.1f} (of which Kafka about "
+                              f"{x['latency_us']['mean'] / 1000 - t / 1000:.1f})" for t, x in turnarounds) + ".", ""]
     return lines
 
 
@@ -875,6 +915,7 @@ def md_captures(r: dict) -> list[str]:
         "(wrk closes its connections with requests still in flight when its time is up: those end as `client_gone`, and are "
         "the ones still being cancelled when `pending` is read.)",
         "",
+        *outside_capture_span(r),
         f"Capture p50 at 1 connection minus the raw round trip (journal, request reader): {p50_delta:+.2f} ms; the journal hop costs the "
         f"raw round trip {hop:+.2f} ms at p50 over the plain one; the HTTP layer alone (echo p50) is "
         f"{r['echo']['1']['latency_us']['p50'] / 1000:.2f} ms.",
@@ -890,6 +931,18 @@ def md_captures(r: dict) -> list[str]:
         "",
     ]
     return lines
+
+
+def outside_capture_span(r: dict) -> list[str]:
+    """The time a capture spends in `serve` outside its own span, by connection count (when the
+    run recorded `serve`'s mean capture duration)."""
+    figures = [f"{r['capture'][str(c)]['latency_us']['mean'] / 1000 - r['capture'][str(c)]['serve_mean_capture_ms']:.1f} ms at {c}"
+               for c in CONNECTION_COUNTS if r["capture"][str(c)].get("serve_mean_capture_ms") is not None]
+    if not figures:
+        return []
+    return ["Time outside a capture's own span (wrk's mean latency minus `serve`'s mean capture duration, which runs from "
+            "the body read to the response built; the rest is reading, parsing and writing, queued behind the other "
+            "connections' work on `serve`'s two threads): " + ", ".join(figures) + ".", ""]
 
 
 def md_growth(r: dict) -> list[str]:
@@ -1110,6 +1163,11 @@ def summary(r: dict) -> str:
         lines.append(f"  Raw Kafka at 16 in flight: {k16['throughput_per_s']:.0f}/s, broker {k16['broker_cpu_ms_per_round_trip']:.2f} ms "
                      f"per round trip (captures at 64: {r['capture']['64']['requests_per_s']:.0f}/s, broker "
                      f"{r['capture']['64']['cpu_ms_per_request']['broker']:.2f} ms per capture)")
+    for t in TURNAROUNDS_US:
+        if f"kafka_c64_turnaround_{t}" in r:
+            x = r[f"kafka_c64_turnaround_{t}"]
+            lines.append(f"  Raw Kafka at 64 in flight, mean turnaround {t / 1000:g} ms: {x['throughput_per_s']:.0f}/s, mean "
+                         f"{fmt_ms(x['latency_us']['mean'])} ms, broker {x['broker_cpu_ms_per_round_trip']:.2f} ms per round trip")
     c = r["capture"]
     lines.append(f"  Captures: p50 {fmt_ms(c['1']['latency_us']['p50'])} ms at 1; "
                  + ", ".join(f"{c[str(n)]['requests_per_s']:.0f}/s at {n}" for n in CONNECTION_COUNTS)

@@ -26,7 +26,8 @@ import Synchronization
 /// It does strictly less work per round trip than `serve` + `simulate`: no HTTP, no JSON, no
 /// registry, no task or continuation per message (every step continues in a delivery callback or
 /// a consumer batch). `--concurrency C` keeps C round trips in flight (a closed loop, like wrk's
-/// connections). A round trip is timed from just before its request is produced to the moment its
+/// connections); `--turnaround-us N` puts a random pause of mean N µs between a reply and the
+/// request it starts, as a client's turnaround through HTTP would. A round trip is timed from just before its request is produced to the moment its
 /// reply is read.
 enum KafkaRoundTrip {
     struct Options {
@@ -47,6 +48,10 @@ enum KafkaRoundTrip {
         var properties: [String: String] = [:]
         var samplesFile: String?
         var timeoutSeconds = 300
+        /// Mean of the random pause (uniform, 0 to twice this) between a reply and the request it
+        /// starts, in µs: what a client's turnaround through HTTP adds. 0 (the default) starts
+        /// the next request inside the reply's batch, so round trips in flight move together.
+        var turnaroundMicroseconds = 0
 
         var keyedPartitions: Int { requestPartitions ?? PaymentTopics.defaultRequestPartitions(for: profile) }
         /// Names the topics, so that runs can share them (the broker's growth); a fresh one by
@@ -78,6 +83,7 @@ enum KafkaRoundTrip {
             samplesFile = arguments.string("samples-file")
             topicSuffix = arguments.string("topic-suffix")
             timeoutSeconds = try arguments.integer("timeout-seconds", in: 1...86_400) ?? timeoutSeconds
+            turnaroundMicroseconds = try arguments.integer("turnaround-us", in: 0...1_000_000) ?? turnaroundMicroseconds
         }
     }
 
@@ -147,7 +153,9 @@ enum KafkaRoundTrip {
         await requestReader?.waitUntilPositioned()
         let positioning = positioningStarted.duration(to: .now)
 
-        let loop = RoundTripLoop(producer: requester, topic: topics.request, total: options.warmup + options.count, warmup: options.warmup)
+        let loop = RoundTripLoop(
+            producer: requester, topic: topics.request, total: options.warmup + options.count, warmup: options.warmup,
+            turnaroundMicroseconds: options.turnaroundMicroseconds)
         let responder = Responder(consumer: requests, producer: responderProducer, topics: topics, journal: options.journal)
         let tasks = [
             Task { for await batch in replies.batches() { loop.replied(batch) } },
@@ -187,6 +195,7 @@ enum KafkaRoundTrip {
             "partitions": ["request": options.keyedPartitions, "reply": options.replyPartitions, "journal": options.keyedPartitions],
             "journal_hop": options.journal,
             "request_reader": options.requestReader,
+            "turnaround_us": options.turnaroundMicroseconds,
             "kafka_profile": options.profile.rawValue,
             "kafka_properties": options.properties,
             "positioning_s": positioning.microseconds / 1_000_000,
@@ -220,12 +229,16 @@ final class RoundTripLoop: Sendable {
     private let topic: String
     private let total: Int
     private let warmup: Int
+    private let turnaroundMicroseconds: Int
+    /// Where paused requests wait for their start.
+    private let turnarounds = DispatchQueue(label: "demosync-bench.turnaround")
 
-    init(producer: KafkaProducer, topic: String, total: Int, warmup: Int) {
+    init(producer: KafkaProducer, topic: String, total: Int, warmup: Int, turnaroundMicroseconds: Int = 0) {
         self.producer = producer
         self.topic = topic
         self.total = total
         self.warmup = warmup
+        self.turnaroundMicroseconds = turnaroundMicroseconds
     }
 
     /// Runs the loop; returns the timed round trips (µs) and how long they took.
@@ -254,7 +267,14 @@ final class RoundTripLoop: Sendable {
             state.done = true
             return state.finished
         }
-        for _ in 0..<next { issue() }
+        if turnaroundMicroseconds == 0 {
+            for _ in 0..<next { issue() }
+        } else {
+            for _ in 0..<next {
+                let pause = Int.random(in: 0...(2 * turnaroundMicroseconds))
+                turnarounds.asyncAfter(deadline: .now() + .microseconds(pause)) { self.issue() }
+            }
+        }
         finished?.resume()
     }
 

@@ -3,7 +3,7 @@
 //   demosync-bench kafka-roundtrip --bootstrap-servers HOST:PORT [--count N] [--warmup N]
 //                                  [--concurrency C] [--partitions N (all topics; default: serve's layout)] [--journal] [--no-journal-follower] [--request-reader]
 //                                  [--kafka-profile local|standard] [--kafka-property K=V ...]
-//                                  [--samples-file PATH] [--timeout-seconds S]
+//                                  [--samples-file PATH] [--timeout-seconds S] [--turnaround-us N]
 //       The raw Kafka request-reply round trip through our wrapper, with the same client settings
 //       and hops as `serve` (requester) and `simulate` (responder), and no HTTP: the ceiling of a
 //       capture. Prints one JSON object.
@@ -18,7 +18,7 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 let usage = """
     usage: demosync-bench kafka-roundtrip --bootstrap-servers HOST:PORT [--count N] [--warmup N] [--concurrency C]
                                           [--partitions N] [--journal] [--no-journal-follower] [--request-reader] [--kafka-profile local|standard]
-                                          [--kafka-property KEY=VALUE ...] [--samples-file PATH] [--timeout-seconds S]
+                                          [--kafka-property KEY=VALUE ...] [--samples-file PATH] [--timeout-seconds S] [--turnaround-us N]
            demosync-bench http-echo [--host ADDRESS] [--port P]
     """
 
