@@ -98,7 +98,8 @@ private final class ScriptedTransport: CaptureTransport {
     }
 
     func send(
-        _ capture: CaptureSubmission, attempt: CorrelationID, deadline: Int64, onFailure: @escaping @Sendable (SendFailure) -> Void
+        _ capture: CaptureSubmission, attempt: CorrelationID, deadline: Int64, othersInProgress: Int,
+        onFailure: @escaping @Sendable (SendFailure) -> Void
     ) throws(CaptureError) {
         let request = capture.request
         let record = Sent(request: request, attempt: attempt, key: capture.key)

@@ -9,6 +9,7 @@ final class RecordingTransport: CaptureTransport {
         let request: CaptureRequest
         let attempt: CorrelationID
         let key: String
+        let othersInProgress: Int
         let onFailure: @Sendable (SendFailure) -> Void
     }
 
@@ -22,10 +23,13 @@ final class RecordingTransport: CaptureTransport {
     var attempts: [Sent] { sent.withLock { $0 } }
 
     func send(
-        _ capture: CaptureSubmission, attempt: CorrelationID, deadline: Int64, onFailure: @escaping @Sendable (SendFailure) -> Void
+        _ capture: CaptureSubmission, attempt: CorrelationID, deadline: Int64, othersInProgress: Int,
+        onFailure: @escaping @Sendable (SendFailure) -> Void
     ) throws(CaptureError) {
         if let refusal { throw refusal }
-        sent.withLock { $0.append(Sent(request: capture.request, attempt: attempt, key: capture.key, onFailure: onFailure)) }
+        sent.withLock {
+            $0.append(Sent(request: capture.request, attempt: attempt, key: capture.key, othersInProgress: othersInProgress, onFailure: onFailure))
+        }
     }
 
     /// Waits (yielding) until `count` attempts were sent.
@@ -64,6 +68,26 @@ struct CorrelationRegistryTests {
         guard case .answered(let response, replayed: false) = await waiting.value else { Issue.record("expected the verdict"); return }
         #expect(response.correlationID == attempt)
         #expect(registry.pendingCount == 0 && registry.waitingRequestCount == 0)
+    }
+
+    @Test("each request is sent with the number of other captures in progress, which falls as they are answered")
+    func othersInProgress() async throws {
+        let transport = RecordingTransport()
+        let registry = CorrelationRegistry(configuration: .init(), transport: transport, clock: ManualDeadlineClock(ManualClock())).started()
+        var waits: [Task<CaptureAnswer, Never>] = []
+        for index in 0..<3 {
+            waits.append(Task { await registry.capture(CaptureSubmission(Self.request, idempotencyKey: "key-\(index)"), waiter: CaptureWaiter()) })
+            await transport.waitForAttempts(index + 1)
+        }
+        #expect(transport.attempts.map(\.othersInProgress) == [0, 1, 2])
+        #expect(await registry.deliver(transport.attempts.prefix(2).map { approved($0.attempt) }) == [.delivered, .delivered])
+        let fourth = Task { await registry.capture(CaptureSubmission(Self.request, idempotencyKey: "key-3"), waiter: CaptureWaiter()) }
+        await transport.waitForAttempts(4)
+        #expect(transport.attempts.last?.othersInProgress == 1, "only the third is still in progress")
+        #expect(await registry.deliver(transport.attempts.suffix(2).map { approved($0.attempt) }) == [.delivered, .delivered])
+        for wait in waits + [fourth] {
+            guard case .answered = await wait.value else { Issue.record("expected the verdict"); return }
+        }
     }
 
     @Test("the deadline task ends the wait with a timeout, one timer for every capture")

@@ -116,7 +116,10 @@ enum KafkaRoundTrip {
         }
 
         // serve's clients.
-        let requester = try KafkaProducer(configuration: kafka("demosync-serve"), componentSettings: ["message.timeout.ms": "30000"], logger: logger)
+        // With serve's lingering client, used as serve uses it (see `RoundTripLoop.issue`).
+        let requester = try KafkaProducer(
+            configuration: kafka("demosync-serve"), componentSettings: ["message.timeout.ms": "30000"],
+            lingeringClient: kafka("demosync-serve").lingeringClient, logger: logger)
         try await requester.admin.createTopicsIfMissing(
             [
                 KafkaTopicSpecification(name: topics.request, partitions: options.keyedPartitions),
@@ -279,10 +282,10 @@ final class RoundTripLoop: Sendable {
     }
 
     private func issue() {
-        let (number, start) = state.withLock { state -> (Int, ContinuousClock.Instant) in
+        let (number, start, othersInProgress) = state.withLock { state -> (Int, ContinuousClock.Instant, Int) in
             state.issued += 1
             if warmup == 0, state.measuringSince == nil { state.measuringSince = .now }
-            return (state.issued, .now)
+            return (state.issued, .now, state.started.count)
         }
         let id = "rt-\(number)"
         state.withLock { $0.started[id] = start }
@@ -296,7 +299,7 @@ final class RoundTripLoop: Sendable {
                 KafkaHeader(name: "deadline", value: String(deadline)),
             ])
         do {
-            try producer.produce(record) { outcome in
+            try producer.produce(record, mayLinger: RequestBatching.mayLinger(othersInProgress: othersInProgress)) { outcome in
                 if case .failure(let error) = outcome { FileHandle.standardError.write(Data("demosync-bench: request not delivered: \(error)\n".utf8)) }
             }
         } catch {

@@ -17,7 +17,9 @@ public struct KafkaConfiguration: Sendable, Hashable {
         ///   larger batches keep it fast: one produce request in flight per connection
         ///   (`max.in.flight.requests.per.connection=1`) makes the records that arrive while a
         ///   request is in flight share the next one, without the fixed wait of a linger (which,
-        ///   measured, doubles the latency at one connection and keeps the slowdown);
+        ///   measured, doubles the latency at one connection and keeps the slowdown); a producer
+        ///   whose caller knows when more records are coming can add a lingering client
+        ///   (``lingeringClient``) for those;
         /// - it keeps nothing across a restart, producer ids included, so the idempotent producer
         ///   (which would keep retrying under an id the restarted broker never issued) is off;
         /// - a live reader can skip a record a fresh reader sees, so consumers re-read offset
@@ -69,6 +71,16 @@ public struct KafkaConfiguration: Sendable, Hashable {
             defaults["enable.partition.eof"] = "false"
         }
         return defaults
+    }
+
+    /// The profile's ``LingeringClient`` for a producer whose caller can tell when more records
+    /// are coming: on `local`, a 1 ms linger, so that records arriving together share one
+    /// produce request instead of two or more (the local broker's cost grows with the batches a
+    /// partition holds). `nil` on `standard`, and whenever `linger.ms` is set explicitly (the
+    /// user's choice stands).
+    public var lingeringClient: LingeringClient? {
+        guard profile == .local, properties["linger.ms"] == nil else { return nil }
+        return LingeringClient(linger: .milliseconds(1))
     }
 
     func profileSettings(for role: Role) -> [String: String] {

@@ -7,17 +7,30 @@ import Synchronization
 /// A dedicated thread serves librdkafka's delivery reports with a blocking poll, so a `send` resumes
 /// as soon as its acknowledgement arrives, without a sleep-and-poll loop on the cooperative pool.
 public final class KafkaProducer: Sendable {
-    /// One librdkafka client with its polling thread and connectivity probe.
-    private struct Client: Sendable {
+    /// One librdkafka client with the thread that serves its delivery reports.
+    private struct Lane: Sendable {
         let handle: KafkaHandle
         let pollingThread: PollingThread
-        let probe: ConnectivityProbe
         let stickyTopics: TopicHandles
+    }
+
+    /// The librdkafka client, with its connectivity probe, and the ``LingeringClient``'s.
+    private struct Client: Sendable {
+        let lane: Lane
+        let probe: ConnectivityProbe
+        let lingering: Lane?
+
+        var handle: KafkaHandle { lane.handle }
+        var lanes: [Lane] { [lane] + (lingering.map { [$0] } ?? []) }
     }
 
     private let properties: [String: String]
     private let stickyTopics: Set<String>
+    private let lingeringClient: LingeringClient?
     private let callbacks: ClientCallbacks
+    /// The lingering client's: its own connectivity, which nothing reads (an idle client's
+    /// dropped connection must not make the producer look down), and its statistics.
+    private let lingeringCallbacks: ClientCallbacks?
     /// `nil` once closed. Sends hold this lock across the (non-blocking) produce call, which
     /// keeps `close` and a rebuild from destroying a handle underneath them.
     private let client: Mutex<Client?>
@@ -44,6 +57,8 @@ public final class KafkaProducer: Sendable {
     ///     at a time, the partition changing every 10 ms, instead of by key hash: fewer, larger
     ///     batches. Only for topics whose readers read every partition and where nothing depends
     ///     on the partition a key lands in.
+    ///   - lingeringClient: a second client that lingers, for the records handed over with
+    ///     `mayLinger` (see ``LingeringClient``); `nil` for one client.
     ///   - statisticsHandler: receives librdkafka's statistics every `statistics.interval.ms` (5 s
     ///     unless set).
     public init(
@@ -51,17 +66,24 @@ public final class KafkaProducer: Sendable {
         componentSettings: [String: String] = [:],
         failQueuedRecordsWhenBrokersDown: Bool = true,
         stickyTopics: Set<String> = [],
+        lingeringClient: LingeringClient? = nil,
         logger: Logger,
         statisticsHandler: (@Sendable (KafkaStatistics) -> Void)? = nil
     ) throws {
         try LibrdkafkaVersion.requireRunning()
         let callbacks = ClientCallbacks(logger: logger, statisticsHandler: statisticsHandler)
         properties = try configuration.resolvedProperties(
-            for: .producer, componentSettings: componentSettings.withStatistics(statisticsHandler != nil))
+            for: .producer,
+            componentSettings: componentSettings.withStatistics(statisticsHandler != nil || lingeringClient?.statisticsHandler != nil))
         self.callbacks = callbacks
         self.logger = logger
         self.stickyTopics = stickyTopics
-        client = Mutex(try Self.startClient(properties: properties, callbacks: callbacks, stickyTopics: stickyTopics))
+        self.lingeringClient = lingeringClient
+        lingeringCallbacks = lingeringClient.map { ClientCallbacks(logger: logger, statisticsHandler: $0.statisticsHandler) }
+        client = Mutex(
+            try Self.startClient(
+                properties: properties, callbacks: callbacks, stickyTopics: stickyTopics, lingeringClient: lingeringClient,
+                lingeringCallbacks: lingeringCallbacks))
         if failQueuedRecordsWhenBrokersDown {
             // Called when librdkafka reports all brokers down and after every failed probe while
             // they stay down (about every 3 s). Records still in the local queue were never
@@ -69,20 +91,39 @@ public final class KafkaProducer: Sendable {
             // "unavailable". In-flight records are left alone; they may already be written.
             callbacks.connectivity.onFailure { [weak self] in
                 self?.client.withLock { client in
-                    guard let handle = client?.handle else { return }
-                    rd_kafka_purge(handle.pointer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING)
+                    for lane in client?.lanes ?? [] {
+                        rd_kafka_purge(lane.handle.pointer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING)
+                    }
                 }
             }
         }
         // A fatal error (an idempotent producer fenced or out of sequence) ends a librdkafka
         // producer for good: every later send would fail. Replace it with a new one.
-        callbacks.onFatalError { [weak self] in
-            guard let self else { return }
-            Task { await self.rebuild() }
+        for clientCallbacks in [callbacks] + (lingeringCallbacks.map { [$0] } ?? []) {
+            clientCallbacks.onFatalError { [weak self] in
+                guard let self else { return }
+                Task { await self.rebuild() }
+            }
         }
     }
 
-    private static func startClient(properties: [String: String], callbacks: ClientCallbacks, stickyTopics: Set<String>) throws -> Client {
+    private static func startClient(
+        properties: [String: String], callbacks: ClientCallbacks, stickyTopics: Set<String>, lingeringClient: LingeringClient?,
+        lingeringCallbacks: ClientCallbacks?
+    ) throws -> Client {
+        let lane = try startLane(properties: properties, callbacks: callbacks, stickyTopics: stickyTopics, name: "demosync-kafka-producer-poll")
+        var lingering: Lane?
+        if let lingeringClient, let lingeringCallbacks {
+            var lingeringProperties = properties
+            lingeringProperties["linger.ms"] = lingeringClient.lingerMilliseconds
+            lingering = try startLane(
+                properties: lingeringProperties, callbacks: lingeringCallbacks, stickyTopics: stickyTopics,
+                name: "demosync-kafka-producer-linger-poll")
+        }
+        return Client(lane: lane, probe: ConnectivityProbe(handle: lane.handle), lingering: lingering)
+    }
+
+    private static func startLane(properties: [String: String], callbacks: ClientCallbacks, stickyTopics: Set<String>, name: String) throws -> Lane {
         let handle = try KafkaHandle(role: .producer, properties: properties, callbacks: callbacks)
         // Before anything else touches these topics on this client: librdkafka keeps the first
         // configuration a topic handle is created with.
@@ -92,10 +133,10 @@ public final class KafkaProducer: Sendable {
             }
             return topicHandle
         })
-        let pollingThread = PollingThread(name: "demosync-kafka-producer-poll") { _ in
+        let pollingThread = PollingThread(name: name) { _ in
             rd_kafka_poll(handle.pointer, 100)
         }
-        return Client(handle: handle, pollingThread: pollingThread, probe: ConnectivityProbe(handle: handle), stickyTopics: sticky)
+        return Lane(handle: handle, pollingThread: pollingThread, stickyTopics: sticky)
     }
 
     /// Hands a record to librdkafka and returns at once; `onDelivery` is called exactly once, on
@@ -104,16 +145,20 @@ public final class KafkaProducer: Sendable {
     /// The cheapest way to produce: no task and no continuation per record. `onDelivery` must
     /// return quickly (hand the outcome off, never block).
     ///
+    /// - Parameter mayLinger: whether the record may wait for others on the producer's
+    ///   ``LingeringClient`` (the caller expects more records soon); ignored without one.
+    ///
     /// - Throws: a ``KafkaError`` (``KafkaError/persistence`` `.notPersisted`) when librdkafka
     ///   refuses the record outright (queue full, unknown topic, closed producer); `onDelivery`
     ///   is then never called.
-    public func produce(_ record: KafkaRecord, onDelivery: @escaping DeliveryCallback) throws(KafkaError) {
+    public func produce(_ record: KafkaRecord, mayLinger: Bool = false, onDelivery: @escaping DeliveryCallback) throws(KafkaError) {
         let opaque = DeliveryHandler(callback: onDelivery, topic: record.topic, connectivity: connectivity).retainedOpaque()
         let error: KafkaError? = client.withLock { client in
-            guard let handle = client?.handle else {
+            guard let current = client else {
                 return KafkaError(RD_KAFKA_RESP_ERR__DESTROY, message: "the producer is closed", persistence: .notPersisted)
             }
-            return produce(record, on: handle, opaque: opaque)
+            let lane = mayLinger ? current.lingering ?? current.lane : current.lane
+            return produce(record, on: lane.handle, opaque: opaque)
         }
         if let error {
             DeliveryHandler.abandon(opaque)
@@ -145,7 +190,9 @@ public final class KafkaProducer: Sendable {
     func rebuild() async {
         let replacement: Client
         do {
-            replacement = try Self.startClient(properties: properties, callbacks: callbacks, stickyTopics: stickyTopics)
+            replacement = try Self.startClient(
+                properties: properties, callbacks: callbacks, stickyTopics: stickyTopics, lingeringClient: lingeringClient,
+                lingeringCallbacks: lingeringCallbacks)
         } catch {
             logger.error("cannot replace the Kafka producer after a fatal error", metadata: ["kafka.error": "\(error)"])
             return
@@ -159,7 +206,10 @@ public final class KafkaProducer: Sendable {
             return
         }
         var reason = [CChar](repeating: 0, count: 512)
-        let code = rd_kafka_fatal_error(old.handle.pointer, &reason, reason.count)
+        var code = RD_KAFKA_RESP_ERR_NO_ERROR
+        for lane in old.lanes where code == RD_KAFKA_RESP_ERR_NO_ERROR {
+            code = rd_kafka_fatal_error(lane.handle.pointer, &reason, reason.count)
+        }
         replacements.add(1, ordering: .relaxed)
         logger.error(
             "the Kafka producer hit a fatal error and was replaced",
@@ -228,6 +278,12 @@ public final class KafkaProducer: Sendable {
     /// destroys it, all off the cooperative pool.
     private static func release(_ client: Client, timeout: Duration) async {
         await client.probe.stop()
+        for lane in client.lanes {
+            await release(lane, timeout: timeout)
+        }
+    }
+
+    private static func release(_ client: Lane, timeout: Duration) async {
         await client.pollingThread.stop()
         let handle = client.handle
         _ = try? await runBlocking("demosync-kafka-producer-close") {

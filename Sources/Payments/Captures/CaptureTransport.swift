@@ -8,11 +8,14 @@ public protocol CaptureTransport: Sendable {
     ///   - capture: the request, its idempotency key and its trace context.
     ///   - attempt: the correlation id the request carries and its reply will carry.
     ///   - deadline: when the requester stops waiting, in milliseconds since the Unix epoch.
+    ///   - othersInProgress: how many other captures are waiting for their answers: a transport
+    ///     may hold a request back briefly to batch it with others when many are.
     ///   - onFailure: called at most once, from any thread, when the request turns out not to
     ///     have been delivered after all.
     /// - Throws: when the request cannot be handed over (it was certainly not sent).
     func send(
-        _ capture: CaptureSubmission, attempt: CorrelationID, deadline: Int64, onFailure: @escaping @Sendable (SendFailure) -> Void
+        _ capture: CaptureSubmission, attempt: CorrelationID, deadline: Int64, othersInProgress: Int,
+        onFailure: @escaping @Sendable (SendFailure) -> Void
     ) throws(CaptureError)
 }
 

@@ -123,7 +123,7 @@ public actor CorrelationRegistry {
         case .send(let id, let deadline):
             do throws(CaptureError) {
                 let wallDeadline = WallClock.nowMilliseconds() + machine.limits.timeout.wholeMilliseconds
-                try transport.send(capture, attempt: id, deadline: wallDeadline) { [weak self] failure in
+                try transport.send(capture, attempt: id, deadline: wallDeadline, othersInProgress: machine.pendingCount - 1) { [weak self] failure in
                     guard failure.certainlyNotSent else { return }  // it may be in the topic: its answer may come
                     Task { await self?.sendFailed(id, error: .unavailable(reason: failure.reason)) }
                 }

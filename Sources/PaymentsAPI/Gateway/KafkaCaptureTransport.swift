@@ -29,7 +29,8 @@ struct KafkaCaptureTransport: CaptureTransport {
     let logger: Logger
 
     func send(
-        _ capture: CaptureSubmission, attempt: CorrelationID, deadline: Int64, onFailure: @escaping @Sendable (SendFailure) -> Void
+        _ capture: CaptureSubmission, attempt: CorrelationID, deadline: Int64, othersInProgress: Int,
+        onFailure: @escaping @Sendable (SendFailure) -> Void
     ) throws(CaptureError) {
         if let refusal = admission() { throw refusal }
         let request = capture.request
@@ -46,7 +47,7 @@ struct KafkaCaptureTransport: CaptureTransport {
         let logger = self.logger
         let produceFailures = self.produceFailures
         do throws(KafkaError) {
-            try producer.produce(record) { outcome in
+            try producer.produce(record, mayLinger: RequestBatching.mayLinger(othersInProgress: othersInProgress)) { outcome in
                 defer { span.end() }
                 guard case .failure(let error) = outcome else { return }
                 produceFailures.increment()

@@ -50,9 +50,16 @@ public final class KafkaPaymentGateway: PaymentGateway {
         // A record that cannot be delivered within the capture timeout is of no use to its
         // waiter: let librdkafka give up on it at about the same time.
         let producerStatistics = KafkaStatisticsMetrics(client: "producer")
+        // Requests are independent records (nothing depends on the order of two handed over
+        // within a millisecond), so they can take the profile's lingering client, which the
+        // transport uses when many captures are in progress.
+        var lingeringClient = configuration.kafka.lingeringClient
+        let lingeringStatistics = KafkaStatisticsMetrics(client: "producer-lingering")
+        lingeringClient?.statisticsHandler = { lingeringStatistics.record($0) }
         producer = try KafkaProducer(
             configuration: configuration.kafka,
             componentSettings: ["message.timeout.ms": "\(max(1_000, configuration.captureTimeout.wholeMilliseconds))"],
+            lingeringClient: lingeringClient,
             logger: logger,
             statisticsHandler: { producerStatistics.record($0) })
         let consumerStatistics = KafkaStatisticsMetrics(client: "reply-consumer")
