@@ -91,6 +91,9 @@ TURNAROUNDS_US = [1000, 3000]
 AB_VARIANTS = [
     ("as shipped", []),
     ("batch.num.messages=1", ["--kafka-property", "batch.num.messages=1"]),
+    # An explicit linger.ms turns serve's lingering request client off: 0 is the profile without
+    # it, 1 is a plain linger on every producer of both services.
+    ("linger.ms=0 (no lingering client)", ["--kafka-property", "linger.ms=0"]),
     ("linger.ms=1", ["--kafka-property", "linger.ms=1"]),
     ("max.in.flight.requests.per.connection=5", ["--kafka-property", "max.in.flight.requests.per.connection=5"]),
     # Trace export on, to a collector that refuses connections: what tracing costs when on (the
