@@ -109,17 +109,17 @@ final class RequestPipeline: Sendable {
                     metadata: ["kafka.partition": "\(message.partition)", "kafka.offset": "\(message.offset)", "error": "\(error)"])
             }
         }
-        let armTimer = state.withLock { state -> Bool in
+        let (armTimer, inProgress) = state.withLock { state -> (Bool, Int) in
             state.inProgress += requests.count
             for request in requests {
                 if let action = state.machine.receive(request, wallClock: wall, now: now) { actions.append(action) }
             }
-            guard !state.delayTimerArmed, state.machine.nextDue != nil else { return false }
+            guard !state.delayTimerArmed, state.machine.nextDue != nil else { return (false, state.inProgress) }
             state.delayTimerArmed = true
-            return true
+            return (true, state.inProgress)
         }
         for message in malformed { consumer.acknowledge(message) }
-        perform(actions)
+        perform(actions, inProgress: inProgress)
         if armTimer { startDelayTimer() }
     }
 
@@ -161,31 +161,35 @@ final class RequestPipeline: Sendable {
 
     // MARK: Steps
 
-    private func perform(_ actions: [Machine.Action]) {
+    /// Starts `actions`; `inProgress` (requests taken and not finished, these included) decides
+    /// whether their records may linger to share produce requests (``RecordBatching``).
+    private func perform(_ actions: [Machine.Action], inProgress: Int) {
+        let mayLinger = RecordBatching.mayLinger(othersInProgress: inProgress - 1)
         for action in actions {
             switch action {
-            case .decide(let request): decide(request)
-            case .reply(let request, let answer): reply(request, answer)
+            case .decide(let request): decide(request, mayLinger: mayLinger)
+            case .reply(let request, let answer): reply(request, answer, mayLinger: mayLinger)
             }
         }
     }
 
-    private func decide(_ request: Request) {
+    private func decide(_ request: Request, mayLinger: Bool) {
         let received = request.received
         let verdict = Verdict(verdicts.verdict(correlationID: received.correlationID, transactionID: received.transactionID))
-        journal(verdict, for: request, attempt: 1)
+        journal(verdict, for: request, attempt: 1, mayLinger: mayLinger)
     }
 
-    private func journal(_ verdict: Verdict, for request: Request, attempt: Int) {
+    private func journal(_ verdict: Verdict, for request: Request, attempt: Int, mayLinger: Bool = false) {
         let onFailure: @Sendable (KafkaError) -> Void = { [self] error in
             retry(.journal, request, attempt: attempt, error: error) { self.journal(verdict, for: request, attempt: attempt + 1) }
         }
         do throws(KafkaError) {
-            try journal.record(verdict, for: request.received.transactionID) { [self] outcome in
+            try journal.record(verdict, for: request.received.transactionID, mayLinger: mayLinger) { [self] outcome in
                 switch outcome {
                 case .success:
                     metrics.answered.increment()
-                    perform(state.withLock { $0.machine.decided(verdict, for: request) })
+                    let (actions, inProgress) = state.withLock { ($0.machine.decided(verdict, for: request), $0.inProgress) }
+                    perform(actions, inProgress: inProgress)
                 case .failure(let error):
                     onFailure(error)
                 }
@@ -195,7 +199,9 @@ final class RequestPipeline: Sendable {
         }
     }
 
-    private func reply(_ request: Request, _ answer: Machine.Answer, destination: ReplyDestination? = nil, attempt: Int = 1) {
+    private func reply(
+        _ request: Request, _ answer: Machine.Answer, destination: ReplyDestination? = nil, attempt: Int = 1, mayLinger: Bool = false
+    ) {
         let received = request.received
         let fallback = ReplyDestination(topic: configuration.topics.reply)
         let target = destination ?? received.replyTo ?? fallback
@@ -231,7 +237,7 @@ final class RequestPipeline: Sendable {
             retry(.reply, request, attempt: attempt, error: error) { self.reply(request, answer, destination: target, attempt: attempt + 1) }
         }
         do throws(KafkaError) {
-            try producer.produce(record) { [self] outcome in
+            try producer.produce(record, mayLinger: mayLinger) { [self] outcome in
                 switch outcome {
                 case .success:
                     span.end()
@@ -301,7 +307,8 @@ final class RequestPipeline: Sendable {
                 guard let next else { return }
                 let remaining = next - MonotonicTime.now()
                 if remaining > .zero { try? await Task.sleep(for: remaining) }  // not cancelled: a started request is finished
-                perform(state.withLock { $0.machine.due(now: MonotonicTime.now()) })
+                let (actions, inProgress) = state.withLock { ($0.machine.due(now: MonotonicTime.now()), $0.inProgress) }
+                perform(actions, inProgress: inProgress)
             }
         }
     }

@@ -42,8 +42,9 @@ final class VerdictJournal: Sendable {
 
     /// Journals a verdict; `onDelivery` runs once the broker acknowledged it (or refused it), on
     /// the producer's polling thread.
-    func record(_ verdict: Verdict, for transactionID: String, onDelivery: @escaping DeliveryCallback) throws(KafkaError) {
-        try producer.produce(KafkaRecord(topic: topic, key: transactionID, value: verdict.jsonBytes), onDelivery: onDelivery)
+    /// `mayLinger`: see ``KafkaProducer/produce(_:mayLinger:onDelivery:)``.
+    func record(_ verdict: Verdict, for transactionID: String, mayLinger: Bool, onDelivery: @escaping DeliveryCallback) throws(KafkaError) {
+        try producer.produce(KafkaRecord(topic: topic, key: transactionID, value: verdict.jsonBytes), mayLinger: mayLinger, onDelivery: onDelivery)
     }
 
     /// Reads the journal into `learn` until the consumer is closed. Run once, beside the

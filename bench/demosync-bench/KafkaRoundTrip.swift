@@ -299,7 +299,7 @@ final class RoundTripLoop: Sendable {
                 KafkaHeader(name: "deadline", value: String(deadline)),
             ])
         do {
-            try producer.produce(record, mayLinger: RequestBatching.mayLinger(othersInProgress: othersInProgress)) { outcome in
+            try producer.produce(record, mayLinger: RecordBatching.mayLinger(othersInProgress: othersInProgress)) { outcome in
                 if case .failure(let error) = outcome { FileHandle.standardError.write(Data("demosync-bench: request not delivered: \(error)\n".utf8)) }
             }
         } catch {

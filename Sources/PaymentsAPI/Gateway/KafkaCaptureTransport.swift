@@ -47,7 +47,7 @@ struct KafkaCaptureTransport: CaptureTransport {
         let logger = self.logger
         let produceFailures = self.produceFailures
         do throws(KafkaError) {
-            try producer.produce(record, mayLinger: RequestBatching.mayLinger(othersInProgress: othersInProgress)) { outcome in
+            try producer.produce(record, mayLinger: RecordBatching.mayLinger(othersInProgress: othersInProgress)) { outcome in
                 defer { span.end() }
                 guard case .failure(let error) = outcome else { return }
                 produceFailures.increment()
