@@ -32,7 +32,10 @@ final class SubmissionInbox: Sendable {
     func nextBatch() async -> [Submission]? {
         while true {
             let (batch, closed) = state.withLock { state -> ([Submission], Bool) in
-                defer { state.pending.removeAll(keepingCapacity: true) }
+                // Handed over whole, not emptied in place: emptying an array that the batch
+                // still shares allocates a new one of the same capacity, so the inbox would keep
+                // the capacity of its largest burst for good.
+                defer { state.pending = [] }
                 return (state.pending, state.closed)
             }
             if !batch.isEmpty { return batch }

@@ -28,7 +28,7 @@ struct PaymentsHTTPServer: Service {
         onServerRunning: @escaping @Sendable (any Channel) async -> Void
     ) throws {
         let limits = configuration.api.limits
-        let routes = router.buildResponder()
+        let responses = Responses(capture: capture, routes: router.buildResponder(), logger: logger)
         let dates = HTTPDate()
         var builder = HTTPServerBuilder.http1(
             configuration: .init(
@@ -44,15 +44,11 @@ struct PaymentsHTTPServer: Service {
             eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
             logger: logger,
             responder: { request, writer, channel in
-                var response: Response
-                if request.method == .post, request.uri.path == CaptureEndpoint.path {
-                    response = await capture.respondDirectly(to: request, channel: channel, logger: logger)
-                } else {
-                    response = await Self.route(request, through: routes, channel: channel, logger: logger)
-                }
-                response.headers[.date] = dates.current
-                response.headers[.server] = "demosync"
-                try await writer.write(response: response.head, body: response.body)
+                // A capture's body is read here, at the top: reading it is the deepest stack of
+                // async frames a capture takes.
+                let isCapture = Responses.isCapture(request)
+                let body = isCapture ? await responses.capture.collectBody(of: request) : nil
+                try await Self.write(await responses.response(to: request, isCapture: isCapture, body: body, channel: channel), dates: dates, to: writer)
             },
             onServerRunning: onServerRunning)
     }
@@ -76,11 +72,56 @@ struct PaymentsHTTPServer: Service {
         return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
     }
 
+    /// Writes a response with what Hummingbird's application adds to every one.
+    @inline(never)
+    private static func write(_ response: Response, dates: HTTPDate, to writer: consuming ResponseWriter) async throws {
+        let response = stamped(response, dates: dates)
+        try await writer.write(response: response.head, body: response.body)
+    }
+
+    @inline(never)
+    private static func stamped(_ response: Response, dates: HTTPDate) -> Response {
+        var response = response
+        response.headers[.date] = dates.current
+        response.headers[.server] = "demosync"
+        return response
+    }
+
+    func run() async throws {
+        try await server.run()
+    }
+}
+
+/// Every request's response: a capture from the ``CaptureEndpoint``, anything else from the
+/// router.
+///
+/// The responder's async functions are each kept out of line, with few locals: a connection's
+/// task keeps the slabs of its task allocator that its deepest stack of async frames ever took
+/// (reading a body, writing a response, waiting for a capture's answer), for as long as the
+/// connection is open. Each frame inlined into another makes the other larger on every path.
+private struct Responses: Sendable {
+    let capture: CaptureEndpoint
+    let routes: RouterResponder<DemoSyncRequestContext>
+    let logger: Logger
+
+    @inline(never)
+    func response(to request: Request, isCapture: Bool, body: ByteBuffer?, channel: any Channel) async -> Response {
+        if isCapture {
+            await capture.respondDirectly(to: request, body: body, channel: channel, logger: logger)
+        } else {
+            await route(request, channel: channel)
+        }
+    }
+
+    @inline(never)
+    static func isCapture(_ request: Request) -> Bool {
+        request.method == .post && request.uri.path == CaptureEndpoint.path
+    }
+
     /// A request through the router, with the context and error handling Hummingbird's
     /// application gives it.
-    private static func route(
-        _ request: Request, through routes: RouterResponder<DemoSyncRequestContext>, channel: any Channel, logger: Logger
-    ) async -> Response {
+    @inline(never)
+    private func route(_ request: Request, channel: any Channel) async -> Response {
         var logger = logger
         logger[metadataKey: "hb.request.id"] = .stringConvertible(RequestID())
         let context = DemoSyncRequestContext(source: .init(channel: channel, logger: logger))
@@ -90,10 +131,6 @@ struct PaymentsHTTPServer: Service {
             logger.debug("unrecognised error", metadata: ["error.type": "\(error)"])
             return Response(status: .internalServerError)
         }
-    }
-
-    func run() async throws {
-        try await server.run()
     }
 }
 
