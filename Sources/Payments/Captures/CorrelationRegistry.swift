@@ -297,7 +297,9 @@ public final class CaptureWaiter: Sendable {
     private enum Slot {
         case empty
         case waiting(CheckedContinuation<CaptureAnswer, Never>)
-        case answered(CaptureAnswer)
+        /// Indirect: an answer is larger than the rest of the waiter together, and only one that
+        /// comes before its wait begins (a replay, a refusal) is ever kept here.
+        indirect case answered(CaptureAnswer)
         case delivered
     }
 
