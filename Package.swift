@@ -210,6 +210,8 @@ let package = Package(
             dependencies: [
                 "PaymentsAPI", "Payments", "PaymentsWire", "Kafka", "Operations", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,5 +1,7 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Instrumentation
 import Logging
 import NIOCore
@@ -23,6 +25,8 @@ struct CaptureEndpoint: Sendable {
     let authentication: BearerAuthentication?
     let disconnects: ClientDisconnectWatcher
     let metrics: CaptureMetrics
+    /// Capture bodies read by the connections' ``CaptureBodyCollector``s, for the fast path.
+    let bodies = CaptureBodies()
     /// The bootstrapped tracer, looked up once: `InstrumentationSystem` takes a lock and searches
     /// its instruments on every use.
     let tracer: any Tracer
@@ -45,13 +49,28 @@ struct CaptureEndpoint: Sendable {
         await respond(to: request, body: await collectBody(of: request), channel: context.channel, logger: context.logger, fastPath: false)
     }
 
+    /// Whether a request is a capture: `POST` to ``path``, whatever its query. The server's fast
+    /// path and the ``CaptureBodyCollector`` both decide with this.
+    static func isCapture(_ head: HTTPRequest) -> Bool {
+        guard head.method == .post, let target = head.path else { return false }
+        guard target.utf8.first == UInt8(ascii: "/") else { return URI(target).path == path }  // absolute form
+        return target.utf8.prefix(while: { $0 != UInt8(ascii: "?") }).elementsEqual(path.utf8)
+    }
+
     /// The whole capture, as the server's fast path: with authentication and the server span.
-    /// The server reads the body first (``collectBody(of:)``), from its own frame: reading it
-    /// takes the deepest stack of async frames a capture has, and the slabs of the connection's
-    /// task allocator that it takes stay with the connection.
+    /// The connection's ``CaptureBodyCollector`` has read the body already: reading it through
+    /// the request's body stream from here would be the deepest stack of async frames a capture
+    /// has, and the slabs of the connection's task allocator that it takes stay with the
+    /// connection.
     @inline(never)
-    func respondDirectly(to request: Request, body: consuming ByteBuffer?, channel: any Channel, logger: Logger) async -> Response {
-        await respond(to: request, body: body, channel: channel, logger: logger, fastPath: true)
+    func respondDirectly(to request: Request, channel: any Channel, logger: Logger) async -> Response {
+        let body: ByteBuffer?
+        switch bodies.take(from: channel) {
+        case .complete(let bytes): body = bytes
+        case .tooLarge: body = nil
+        case nil: body = await collectBody(of: request)  // a pipeline without the collector
+        }
+        return await respond(to: request, body: body, channel: channel, logger: logger, fastPath: true)
     }
 
     /// The body, or `nil` when it is larger than the limit.
@@ -80,12 +99,24 @@ struct CaptureEndpoint: Sendable {
 
     /// A capture between ``begin(_:body:channel:logger:fastPath:)`` and
     /// ``finish(_:answer:logger:)``: what answering it needs once its answer has come.
-    private struct PendingCapture {
+    ///
+    /// A class, so that ``respond(to:body:channel:logger:fastPath:)``'s frame holds a reference
+    /// to it across the wait, not the whole capture: with it inline, that frame took one more
+    /// slab of the connection task's allocator (1 KB for as long as the connection is open).
+    private final class PendingCapture {
         let submission: CaptureSubmission
         let waiter: CaptureWaiter
         let registration: ClientDisconnectWatcher.Registration?
         let started: ContinuousClock.Instant
         let span: ServerSpan?
+
+        init(submission: CaptureSubmission, waiter: CaptureWaiter, registration: ClientDisconnectWatcher.Registration?, started: ContinuousClock.Instant, span: ServerSpan?) {
+            self.submission = submission
+            self.waiter = waiter
+            self.registration = registration
+            self.started = started
+            self.span = span
+        }
     }
 
     private enum CaptureStart {

@@ -11,12 +11,15 @@ import ServiceLifecycle
 /// router, which sends `POST /api/v1/payments/capture` straight to the ``CaptureEndpoint`` and
 /// every other request to the router.
 ///
-/// A pending capture holds its connection's task, and every async frame between that task and
-/// the capture's wait for as long as it is pending (each frame is part of a slab of about 1 KB
-/// in the task's allocator). Skipping the application wrapper, the router and its middleware
-/// chain for the one route that waits keeps a pending capture's memory small; the other routes
-/// answer at once and go through the router as usual. What the application wrapper adds to
-/// every response (`Date`, `Server`, a request id in the log metadata) is added here.
+/// A pending capture holds its connection's task, and the task's allocator keeps every slab
+/// (about 1 KB each) that the task's deepest stack of async frames ever took, until the
+/// connection closes. Skipping the application wrapper, the router and its middleware chain for
+/// the one route that waits keeps a pending capture's memory small; the other routes answer at
+/// once and go through the router as usual. For the same reason a capture's body is read in the
+/// pipeline (``CaptureBodyCollector``) and every response is written into the pipeline
+/// (``ChannelResponseWriting``), not through Hummingbird's body stream and response writer.
+/// What the application wrapper adds to every response (`Date`, `Server`, a request id in the
+/// log metadata) is added here.
 struct PaymentsHTTPServer: Service {
     private let server: any Service
 
@@ -32,7 +35,8 @@ struct PaymentsHTTPServer: Service {
         let dates = HTTPDate()
         var builder = HTTPServerBuilder.http1(
             configuration: .init(
-                additionalChannelHandlers: additionalChannelHandlers(),
+                // The collector goes last: the handlers before it see a capture's body as it comes.
+                additionalChannelHandlers: additionalChannelHandlers() + [CaptureBodyCollector(bodies: capture.bodies, maxBodyBytes: limits.maxBodyBytes)],
                 idleTimeout: nil,
                 httpDecoderConfiguration: .init(
                     maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes, maxHeaderFieldCount: 100)))
@@ -43,12 +47,8 @@ struct PaymentsHTTPServer: Service {
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "demosync"),
             eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
             logger: logger,
-            responder: { request, writer, channel in
-                // A capture's body is read here, at the top: reading it is the deepest stack of
-                // async frames a capture takes.
-                let isCapture = Responses.isCapture(request)
-                let body = isCapture ? await responses.capture.collectBody(of: request) : nil
-                try await Self.write(await responses.response(to: request, isCapture: isCapture, body: body, channel: channel), dates: dates, to: writer)
+            responder: { request, _, channel in
+                try await ChannelResponseWriting.write(await responses.response(to: request, channel: channel), dates: dates, to: channel)
             },
             onServerRunning: onServerRunning)
     }
@@ -72,21 +72,6 @@ struct PaymentsHTTPServer: Service {
         return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
     }
 
-    /// Writes a response with what Hummingbird's application adds to every one.
-    @inline(never)
-    private static func write(_ response: Response, dates: HTTPDate, to writer: consuming ResponseWriter) async throws {
-        let response = stamped(response, dates: dates)
-        try await writer.write(response: response.head, body: response.body)
-    }
-
-    @inline(never)
-    private static func stamped(_ response: Response, dates: HTTPDate) -> Response {
-        var response = response
-        response.headers[.date] = dates.current
-        response.headers[.server] = "demosync"
-        return response
-    }
-
     func run() async throws {
         try await server.run()
     }
@@ -97,25 +82,20 @@ struct PaymentsHTTPServer: Service {
 ///
 /// The responder's async functions are each kept out of line, with few locals: a connection's
 /// task keeps the slabs of its task allocator that its deepest stack of async frames ever took
-/// (reading a body, writing a response, waiting for a capture's answer), for as long as the
-/// connection is open. Each frame inlined into another makes the other larger on every path.
+/// (here: waiting for a capture's answer), for as long as the connection is open. Each frame
+/// inlined into another makes the other larger on every path.
 private struct Responses: Sendable {
     let capture: CaptureEndpoint
     let routes: RouterResponder<DemoSyncRequestContext>
     let logger: Logger
 
     @inline(never)
-    func response(to request: Request, isCapture: Bool, body: ByteBuffer?, channel: any Channel) async -> Response {
-        if isCapture {
-            await capture.respondDirectly(to: request, body: body, channel: channel, logger: logger)
+    func response(to request: Request, channel: any Channel) async -> Response {
+        if CaptureEndpoint.isCapture(request.head) {
+            await capture.respondDirectly(to: request, channel: channel, logger: logger)
         } else {
             await route(request, channel: channel)
         }
-    }
-
-    @inline(never)
-    static func isCapture(_ request: Request) -> Bool {
-        request.method == .post && request.uri.path == CaptureEndpoint.path
     }
 
     /// A request through the router, with the context and error handling Hummingbird's
