@@ -12,10 +12,10 @@ struct LingeringClientSettingsTests {
         #expect(LingeringClient(linger: .microseconds(500)).lingerMilliseconds == "0.5")
     }
 
-    @Test("the local profile has one with a 1 ms linger; standard has none; an explicit linger.ms turns it off")
+    @Test("the local profile has one with a 2 ms linger; standard has none; an explicit linger.ms turns it off")
     func profiles() {
         let local = KafkaConfiguration(bootstrapServers: "127.0.0.1:1", profile: .local)
-        #expect(local.lingeringClient?.linger == .milliseconds(1))
+        #expect(local.lingeringClient?.linger == .milliseconds(2))
         #expect(KafkaConfiguration(bootstrapServers: "127.0.0.1:1", profile: .standard).lingeringClient == nil)
         #expect(KafkaConfiguration(bootstrapServers: "127.0.0.1:1", profile: .local, properties: ["linger.ms": "0"]).lingeringClient == nil)
     }
