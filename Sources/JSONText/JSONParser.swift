@@ -89,18 +89,25 @@ public struct JSONParser {
 
     private mutating func parseString() throws(SyntaxError) -> String {
         index += 1
-        var text: [UInt8] = []
+        // Built only once an escape appears: most strings are one run of bytes, decoded as they
+        // stand (no array of their own; a string of up to 15 bytes takes no allocation at all).
+        var text: [UInt8]?
         var runStart = index
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                text += bytes[runStart..<index]
+                let run = bytes[runStart..<index]
                 index += 1
+                guard var text else { return String(decoding: run, as: UTF8.self) }
+                text += run
                 return String(decoding: text, as: UTF8.self)
             } else if byte == UInt8(ascii: "\\") {
-                text += bytes[runStart..<index]
+                var escaped = text ?? []
+                text = nil  // so that the appends below do not copy it
+                escaped += bytes[runStart..<index]
                 index += 1
-                try parseEscape(into: &text)
+                try parseEscape(into: &escaped)
+                text = escaped
                 runStart = index
             } else if byte < 0x20 {
                 throw error("unescaped control character in a string")

@@ -30,13 +30,27 @@ public struct JSONObject: Sendable {
     public init() {}
     /// Members in the order they were written; keys are unique.
     public private(set) var members: [(key: String, value: JSONValue)] = []
-    private var seenKeys: Set<String> = []
+    /// The keys, once there are more than ``keysCheckedInPlace``: below that a scan of the
+    /// members finds a repeated key without a set of its own (a capture's objects have 4 to 8
+    /// members, and the set and its growth were a third of a parse's heap allocations).
+    private var seenKeys: Set<String>?
+    private static let keysCheckedInPlace = 16
 
     /// Adds a member. Returns `false`, adding nothing, when the key was already seen: decoders
     /// disagree on which of two values counts (JSONDecoder keeps the first, Go the last), and an
     /// amount must never be ambiguous, so the parser refuses the document.
     public mutating func add(key: String, value: JSONValue) -> Bool {
-        guard seenKeys.insert(key).inserted else { return false }
+        if seenKeys != nil {
+            guard seenKeys!.insert(key).inserted else { return false }
+        } else {
+            if members.contains(where: { $0.key == key }) { return false }
+            if members.count == Self.keysCheckedInPlace {
+                var keys = Set(members.lazy.map(\.key))
+                keys.insert(key)
+                seenKeys = keys
+            }
+        }
+        if members.isEmpty { members.reserveCapacity(8) }
         members.append((key, value))
         return true
     }

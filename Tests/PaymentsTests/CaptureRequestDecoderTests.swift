@@ -81,6 +81,23 @@ struct CaptureRequestDecoderTests {
         }
     }
 
+    @Test("A repeated key is found in large objects too, past the members the parser scans in place", arguments: [3, 16, 17, 40])
+    func duplicateKeyInLargeObject(position: Int) throws {
+        let keys = (0..<45).map { "key\($0)" }
+        var entries = keys.map { #""\#($0)": "v""# }
+        entries.insert(#""\#(keys[position])": "again""#, at: position + 1 + (position % 3))
+        let body = #"{"transaction_id": "t", "amount": 1, "currency": "BRL", "metadata": {\#(entries.joined(separator: ", "))}}"#
+        do {
+            _ = try CaptureRequestDecoder.decode(Array(body.utf8))
+            Issue.record("a repeated metadata key was accepted")
+        } catch {
+            #expect(error.code == "duplicate_field")
+            #expect(error.field == keys[position])
+        }
+        let unique = #"{"transaction_id": "t", "amount": 1, "currency": "BRL", "metadata": {\#(keys.map { #""\#($0)": "v""# }.joined(separator: ", "))}}"#
+        #expect(try CaptureRequestDecoder.decode(Array(unique.utf8)).metadata?.count == 45)
+    }
+
     @Test("Surrounding whitespace and a UTF-8 byte order mark are tolerated")
     func whitespaceAndBOM() throws {
         let body = " \n\t" + requestBody() + "\r\n "

@@ -21,6 +21,16 @@ struct CorrelationIDTests {
         #expect(CorrelationID(validating: text) != nil)
     }
 
+    @Test("attempt ids stay the version 5 UUIDs they have always been (replicas of different versions must agree)")
+    func attemptIDsArePinned() {
+        // Computed independently (Python's hashlib: SHA-1 of the namespace and the joined name).
+        let first = CorrelationID.attempt(key: "k", fingerprint: "f", after: nil)
+        #expect(first.rawValue == "6ac0f636-35be-5fb4-9280-ed3321a279a7")
+        #expect(CorrelationID.attempt(key: "k", fingerprint: "f", after: first).rawValue == "24a7c3b1-0873-540a-bac1-5dfb9e5e210d")
+        // The length prefix counts UTF-8 bytes, not characters.
+        #expect(CorrelationID.attempt(key: "order-42-café", fingerprint: "fp", after: nil).rawValue == "0db4aef4-4da7-57fd-aa5e-d96c6a765c6d")
+    }
+
     @Test("random() does not repeat over 1000 ids")
     func randomIsUnique() {
         let ids = Set((0..<1000).map { _ in CorrelationID.random() })

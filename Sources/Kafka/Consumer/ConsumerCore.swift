@@ -56,12 +56,15 @@ final class ConsumerCore: RebalanceHandler {
     private static let maximumGapRereads = 5
 
     private let hooks: KafkaConsumer.RebalanceHooks
+    /// Records carrying this header are handled without being delivered (see `KafkaConsumer`).
+    private let skipped: SkippedRecords?
 
     init(
         subscription: KafkaConsumer.Subscription, bufferCapacity: Int, commitInterval: Duration, healOffsetGaps: Bool,
-        hooks: KafkaConsumer.RebalanceHooks, logger: Logger
+        skipping: KafkaHeader? = nil, hooks: KafkaConsumer.RebalanceHooks, logger: Logger
     ) {
         self.subscription = subscription
+        self.skipped = skipping.map(SkippedRecords.init)
         self.hooks = hooks
         self.healOffsetGaps = healOffsetGaps
         self.bufferCapacity = bufferCapacity
@@ -108,24 +111,44 @@ final class ConsumerCore: RebalanceHandler {
         let room = min(Self.maximumBatch, max(1, bufferCapacity - buffer.count))
         guard var next = rd_kafka_consumer_poll(handle.pointer, 100) else { return }
         var batch: [KafkaMessage] = []
+        // Every message delivered or passed over, in the order polled (offsets increase within
+        // a partition, which the offset bookkeeping relies on).
+        var handled: [(partition: KafkaTopicPartition, offset: Int64, passedOver: Bool)] = []
         var topics = TopicNames()
         while true {
-            if let copy = accept(next, handle, topics: &topics) { batch.append(copy) }
+            switch accept(next, handle, topics: &topics) {
+            case .deliver(let copy):
+                batch.append(copy)
+                handled.append((KafkaTopicPartition(topic: copy.topic, partition: copy.partition), copy.offset, false))
+            case .passOver(let partition, let offset):
+                handled.append((partition, offset, true))
+            case .drop:
+                break
+            }
             rd_kafka_message_destroy(next)
-            guard batch.count < room, let following = rd_kafka_consumer_poll(handle.pointer, 0) else { break }
+            guard handled.count < room, let following = rd_kafka_consumer_poll(handle.pointer, 0) else { break }
             next = following
         }
-        guard !batch.isEmpty else { return }
+        record(handled)
+        if !batch.isEmpty { buffer.push(batch) }
+    }
+
+    /// Notes where each partition's reading got to: in group mode what is in progress (a
+    /// record passed over is done at once), otherwise where a rebuilt client resumes.
+    private func record(_ handled: [(partition: KafkaTopicPartition, offset: Int64, passedOver: Bool)]) {
+        guard !handled.isEmpty else { return }
         if isGroupMember {
             progress.withLock { progress in
-                for message in batch { progress.handedOut(KafkaTopicPartition(topic: message.topic, partition: message.partition), offset: message.offset) }
+                for (partition, offset, passedOver) in handled {
+                    progress.handedOut(partition, offset: offset)
+                    if passedOver { _ = progress.acknowledged(partition, offset: offset) }
+                }
             }
         } else {
             resumeOffsets.withLock { offsets in
-                for message in batch { offsets[KafkaTopicPartition(topic: message.topic, partition: message.partition)] = message.offset + 1 }
+                for (partition, offset, _) in handled { offsets[partition] = offset + 1 }
             }
         }
-        buffer.push(batch)
     }
 
     /// How often a consumer that reads every partition of its topics asks whether partitions were
@@ -160,25 +183,38 @@ final class ConsumerCore: RebalanceHandler {
     /// The most messages handed to the application in one batch.
     private static let maximumBatch = 512
 
-    /// Copies one polled message out of librdkafka, or returns `nil` when it is an error, was
-    /// fetched after delivery stopped, or belongs to an offset gap being re-read.
-    private func accept(_ message: UnsafeMutablePointer<rd_kafka_message_t>, _ handle: KafkaHandle, topics: inout TopicNames) -> KafkaMessage? {
+    /// What becomes of one polled message.
+    private enum Acceptance {
+        /// Copied out, for the application.
+        case deliver(KafkaMessage)
+        /// Handled without delivery: it carries the skipped header.
+        case passOver(KafkaTopicPartition, offset: Int64)
+        /// Not handled: an error, fetched after delivery stopped, or in an offset gap being re-read.
+        case drop
+    }
+
+    /// Copies one polled message out of librdkafka, unless it is to be passed over or dropped.
+    private func accept(_ message: UnsafeMutablePointer<rd_kafka_message_t>, _ handle: KafkaHandle, topics: inout TopicNames) -> Acceptance {
         let code = message.pointee.err
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
             let error = KafkaError(code, message: rd_kafka_message_errstr(message).map { String(cString: $0) })
             handle.callbacks.connectivity.record(error: error)
             // A group member subscribed to a topic not created yet hears so until it is.
             logger.log(level: error.isUnknownDestination ? .info : .warning, "consumer error", metadata: ["kafka.error": "\(error)"])
-            return nil
+            return .drop
         }
         if pollState.withLock({ $0.deliveryStopped }) {
-            return nil  // fetched before the pause took effect; read again by the next owner
+            return .drop  // fetched before the pause took effect; read again by the next owner
         }
         let topic = topics.name(of: message.pointee.rkt)
-        if healOffsetGaps, rereadGap(before: message.pointee.offset, in: KafkaTopicPartition(topic: topic, partition: message.pointee.partition), handle) {
-            return nil
+        let partition = KafkaTopicPartition(topic: topic, partition: message.pointee.partition)
+        if healOffsetGaps, rereadGap(before: message.pointee.offset, in: partition, handle) {
+            return .drop
         }
-        return KafkaMessage(copying: message, topic: topic)
+        if let skipped, skipped.matches(message) {
+            return .passOver(partition, offset: message.pointee.offset)
+        }
+        return .deliver(KafkaMessage(copying: message, topic: topic))
     }
 
     /// Handles a message at `offset` against the offset expected next in its partition. Returns

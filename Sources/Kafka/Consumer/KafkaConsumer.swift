@@ -104,6 +104,10 @@ public final class KafkaConsumer: Sendable {
     ///   - bufferCapacity: messages buffered ahead of the application before partitions pause.
     ///   - commitInterval: how often acknowledged offsets are committed (group mode).
     ///   - rebalanceHooks: what the application does when the group assigns or revokes partitions.
+    ///   - skipping: records whose last header of this name has this value are never handed to
+    ///     the application, and are not copied out of librdkafka: a process reading back a topic
+    ///     it also writes marks its own records so. They count as handled (committed in group
+    ///     mode, passed over by a rebuilt client).
     ///   - statisticsHandler: receives librdkafka's statistics every `statistics.interval.ms` (5 s
     ///     unless set).
     public init(
@@ -113,13 +117,14 @@ public final class KafkaConsumer: Sendable {
         bufferCapacity: Int = 1_000,
         commitInterval: Duration = .milliseconds(200),
         rebalanceHooks: RebalanceHooks = .none,
+        skipping: KafkaHeader? = nil,
         logger: Logger,
         statisticsHandler: (@Sendable (KafkaStatistics) -> Void)? = nil
     ) throws {
         try LibrdkafkaVersion.requireRunning()
         let core = ConsumerCore(
             subscription: subscription, bufferCapacity: max(1, bufferCapacity), commitInterval: commitInterval,
-            healOffsetGaps: configuration.profile == .local, hooks: rebalanceHooks, logger: logger)
+            healOffsetGaps: configuration.profile == .local, skipping: skipping, hooks: rebalanceHooks, logger: logger)
         var enforced = ["enable.auto.commit": "false", "enable.auto.offset.store": "false"]
         switch subscription {
         case .group(let id, _):

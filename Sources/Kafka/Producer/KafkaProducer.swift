@@ -220,31 +220,37 @@ public final class KafkaProducer: Sendable {
     private func produce(_ record: KafkaRecord, on handle: KafkaHandle, opaque: UnsafeMutableRawPointer) -> KafkaError? {
         let headers = rd_kafka_headers_new(record.headers.count)!
         for header in record.headers {
-            header.value.withUnsafeBytes { value in
-                _ = rd_kafka_header_add(headers, header.name, -1, value.baseAddress, value.count)
+            // withCString, not the implicit conversion: that copies the name into a new array.
+            header.name.withCString { name in
+                header.withValueBytes { value in
+                    _ = rd_kafka_header_add(headers, name, -1, value.baseAddress, value.count)
+                }
             }
         }
         let result: OpaquePointer? = record.topic.withCString { topic in
             record.value.withUnsafeBytes { value in
                 withOptionalBytes(record.key) { key in
-                    var arguments = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 7)
-                    arguments[0].vtype = RD_KAFKA_VTYPE_TOPIC
-                    arguments[0].u.cstr = topic
-                    arguments[1].vtype = RD_KAFKA_VTYPE_PARTITION
-                    arguments[1].u.i32 = record.partition ?? RD_KAFKA_PARTITION_UA
-                    arguments[2].vtype = RD_KAFKA_VTYPE_MSGFLAGS
-                    arguments[2].u.i = RD_KAFKA_MSG_F_COPY
-                    arguments[3].vtype = RD_KAFKA_VTYPE_VALUE
-                    arguments[3].u.mem.ptr = UnsafeMutableRawPointer(mutating: value.baseAddress)
-                    arguments[3].u.mem.size = value.count
-                    arguments[4].vtype = RD_KAFKA_VTYPE_KEY
-                    arguments[4].u.mem.ptr = UnsafeMutableRawPointer(mutating: key?.baseAddress)
-                    arguments[4].u.mem.size = key?.count ?? 0
-                    arguments[5].vtype = RD_KAFKA_VTYPE_OPAQUE
-                    arguments[5].u.ptr = opaque
-                    arguments[6].vtype = RD_KAFKA_VTYPE_HEADERS
-                    arguments[6].u.headers = headers
-                    return rd_kafka_produceva(handle.pointer, &arguments, arguments.count)
+                    // On the stack: an array here was one more heap allocation per record.
+                    withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: 7) { arguments in
+                        arguments.initialize(repeating: rd_kafka_vu_t())
+                        arguments[0].vtype = RD_KAFKA_VTYPE_TOPIC
+                        arguments[0].u.cstr = topic
+                        arguments[1].vtype = RD_KAFKA_VTYPE_PARTITION
+                        arguments[1].u.i32 = record.partition ?? RD_KAFKA_PARTITION_UA
+                        arguments[2].vtype = RD_KAFKA_VTYPE_MSGFLAGS
+                        arguments[2].u.i = RD_KAFKA_MSG_F_COPY
+                        arguments[3].vtype = RD_KAFKA_VTYPE_VALUE
+                        arguments[3].u.mem.ptr = UnsafeMutableRawPointer(mutating: value.baseAddress)
+                        arguments[3].u.mem.size = value.count
+                        arguments[4].vtype = RD_KAFKA_VTYPE_KEY
+                        arguments[4].u.mem.ptr = UnsafeMutableRawPointer(mutating: key?.baseAddress)
+                        arguments[4].u.mem.size = key?.count ?? 0
+                        arguments[5].vtype = RD_KAFKA_VTYPE_OPAQUE
+                        arguments[5].u.ptr = opaque
+                        arguments[6].vtype = RD_KAFKA_VTYPE_HEADERS
+                        arguments[6].u.headers = headers
+                        return rd_kafka_produceva(handle.pointer, arguments.baseAddress, arguments.count)
+                    }
                 }
             }
         }

@@ -46,7 +46,7 @@ public struct PropagatingTracer: Tracer {
     public func inject<Carrier, Inject: Injector>(_ context: InstrumentationContext, into carrier: inout Carrier, using injector: Inject)
     where Inject.Carrier == Carrier {
         guard let trace = context[PropagatedTraceKey.self] else { return }
-        injector.inject(trace.traceParentHeaderValue, forKey: "traceparent", into: &carrier)
+        injector.inject(TraceparentText.format(trace), forKey: "traceparent", into: &carrier)
         if let state = trace.traceStateHeaderValue, !state.isEmpty {
             injector.inject(state, forKey: "tracestate", into: &carrier)
         }

@@ -36,7 +36,7 @@ public final class KafkaPaymentGateway: PaymentGateway {
     private let logger: Logger
     private let requestPartitions = RequestPartitions()
     /// Marks this process's request records, which its request observer then skips undecoded.
-    private let senderID = String(UInt64.random(in: 1...UInt64.max), radix: 16)
+    private let senderID: String
     /// Keeps the request and reply topics in place across broker outages.
     private let provisioner: TopicProvisioner
     /// Set when graceful shutdown begins: new captures are refused while those in flight finish.
@@ -47,6 +47,8 @@ public final class KafkaPaymentGateway: PaymentGateway {
     public init(configuration: GatewayConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
+        let senderID = String(UInt64.random(in: 1...UInt64.max), radix: 16)
+        self.senderID = senderID
         // A record that cannot be delivered within the capture timeout is of no use to its
         // waiter: let librdkafka give up on it at about the same time.
         let producerStatistics = KafkaStatisticsMetrics(client: "producer")
@@ -85,6 +87,10 @@ public final class KafkaPaymentGateway: PaymentGateway {
                 // request topic costs the broker as much as the processor's).
                 componentSettings: ["auto.offset.reset": "earliest", "fetch.wait.max.ms": "50"],
                 bufferCapacity: 10_000,
+                // This replica's own requests are known here already: the consumer passes them
+                // over without copying them out (copying and then skipping them took 17 of a
+                // capture's 180 heap allocations).
+                skipping: KafkaHeader(name: PaymentHeaders.senderID, value: senderID),
                 logger: logger,
                 statisticsHandler: { observerStatistics.record($0) })
         } else {
@@ -182,11 +188,8 @@ public final class KafkaPaymentGateway: PaymentGateway {
     func observeRequests() async {
         guard let requestObserver else { return }
         for await batch in requestObserver.batches() {
-            // This replica's own requests are known here already: skip them undecoded (decoding
-            // them cost 3% of serve's CPU with one replica).
-            let requests = batch.compactMap { message in
-                message.headers.lastValue(named: PaymentHeaders.senderID) == senderID ? nil : ObservedRequest(message)
-            }
+            // The consumer has passed over this replica's own requests (`skipping`).
+            let requests = batch.compactMap(ObservedRequest.init)
             if !requests.isEmpty { await registry.deliver([], observing: requests) }
             if let summary = history.record(batch, requests: requests.count, replies: 0) {
                 logLoaded(summary)
