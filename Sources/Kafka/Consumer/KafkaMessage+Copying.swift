@@ -10,18 +10,7 @@ extension KafkaMessage {
         var headers: [KafkaHeader] = []
         var headerList: OpaquePointer?
         if rd_kafka_message_headers(message, &headerList) == RD_KAFKA_RESP_ERR_NO_ERROR, let headerList {
-            headers.reserveCapacity(rd_kafka_header_cnt(headerList))
-            var index = 0
-            var name: UnsafePointer<CChar>?
-            var headerValue: UnsafeRawPointer?
-            var size = 0
-            while rd_kafka_header_get_all(headerList, index, &name, &headerValue, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
-                if let name {
-                    let bytes = headerValue.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
-                    headers.append(KafkaHeader(name: String(cString: name), value: bytes))
-                }
-                index += 1
-            }
+            headers = Self.copyHeaders(headerList)
         }
 
         var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
@@ -29,6 +18,39 @@ extension KafkaMessage {
         self.init(
             topic: topic, partition: raw.partition, offset: raw.offset, key: key, value: value, headers: headers,
             timestampMilliseconds: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp)
+    }
+}
+
+extension KafkaMessage {
+    /// The headers of a consumed message, their values copied into one buffer that they share:
+    /// an array of its own for every value was most of the heap allocations of a consumed
+    /// message.
+    fileprivate static func copyHeaders(_ list: OpaquePointer) -> [KafkaHeader] {
+        var name: UnsafePointer<CChar>?
+        var value: UnsafeRawPointer?
+        var size = 0
+        var count = 0
+        var total = 0
+        while rd_kafka_header_get_all(list, count, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+            count += 1
+            total += size
+        }
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(total)
+        for index in 0..<count where rd_kafka_header_get_all(list, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+            if let value { buffer.append(contentsOf: UnsafeRawBufferPointer(start: value, count: size)) }
+        }
+        // The buffer is complete before any header shares it (appending to it afterwards would
+        // copy it).
+        var headers: [KafkaHeader] = []
+        headers.reserveCapacity(count)
+        var start = 0
+        for index in 0..<count where rd_kafka_header_get_all(list, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+            let end = start + (value == nil ? 0 : size)
+            if let name { headers.append(KafkaHeader(name: String(cString: name), sharing: buffer[start..<end])) }
+            start = end
+        }
+        return headers
     }
 }
 

@@ -4,15 +4,21 @@ public struct KafkaHeader: Sendable, Hashable {
 
     /// The value's bytes as given: a header made from text keeps the text, so producing it
     /// copies the string's own UTF-8 into librdkafka, not first into an array (six arrays per
-    /// capture request before).
+    /// capture request before); the headers of a consumed message share one buffer.
     private enum Storage: Sendable {
-        case bytes([UInt8])
+        case bytes(ArraySlice<UInt8>)
         case text(String)
     }
 
     private var storage: Storage
 
     public init(name: String, value: [UInt8]) {
+        self.name = name
+        storage = .bytes(value[...])
+    }
+
+    /// A header whose value is a part of a buffer shared with other headers.
+    init(name: String, sharing value: ArraySlice<UInt8>) {
         self.name = name
         storage = .bytes(value)
     }
@@ -26,11 +32,11 @@ public struct KafkaHeader: Sendable, Hashable {
     public var value: [UInt8] {
         get {
             switch storage {
-            case .bytes(let bytes): bytes
+            case .bytes(let bytes): Array(bytes)
             case .text(let text): Array(text.utf8)
             }
         }
-        set { storage = .bytes(newValue) }
+        set { storage = .bytes(newValue[...]) }
     }
 
     /// The value as UTF-8 text, or `nil` when it is not valid UTF-8.
