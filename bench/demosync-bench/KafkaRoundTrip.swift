@@ -101,10 +101,13 @@ enum KafkaRoundTrip {
     static func run(_ options: Options) async throws -> Result {
         var logger = Logger(label: "demosync-bench")
         logger.logLevel = .warning
-        // A broken setup must not hang `make bench`.
+        // A broken setup must not hang `make bench`; a stalled loop names what it still waits
+        // for, so that the topics can be searched for those records afterwards.
+        let running = RunningLoop()
         let watchdog = Task {
             try await Task.sleep(for: .seconds(options.timeoutSeconds))
-            FileHandle.standardError.write(Data("demosync-bench: kafka-roundtrip did not finish in \(options.timeoutSeconds) s\n".utf8))
+            let waiting = running.loop.withLock { $0?.unansweredSummary() } ?? "no round trip started"
+            FileHandle.standardError.write(Data("demosync-bench: kafka-roundtrip did not finish in \(options.timeoutSeconds) s; \(waiting)\n".utf8))
             exit(3)
         }
         defer { watchdog.cancel() }
@@ -159,6 +162,7 @@ enum KafkaRoundTrip {
         let loop = RoundTripLoop(
             producer: requester, topic: topics.request, total: options.warmup + options.count, warmup: options.warmup,
             turnaroundMicroseconds: options.turnaroundMicroseconds)
+        running.loop.withLock { $0 = loop }
         let responder = Responder(consumer: requests, producer: responderProducer, topics: topics, journal: options.journal)
         let tasks = [
             Task { for await batch in replies.batches() { loop.replied(batch) } },
@@ -214,6 +218,11 @@ enum KafkaRoundTrip {
     }
 }
 
+/// The loop the watchdog reports on, once there is one.
+final class RunningLoop: Sendable {
+    let loop = Mutex<RoundTripLoop?>(nil)
+}
+
 /// The requesting side, as a closed loop: `concurrency` round trips in flight, each reply
 /// starting the next request, until `total` have completed (the first `warmup` not timed).
 final class RoundTripLoop: Sendable {
@@ -252,6 +261,15 @@ final class RoundTripLoop: Sendable {
         }
         let (samples, since) = state.withLock { ($0.samples, $0.measuringSince) }
         return (samples, (since ?? .now).duration(to: .now))
+    }
+
+    /// What the loop still waits for: the counts and the ids (record keys) of up to 20 round
+    /// trips without a reply, oldest first.
+    func unansweredSummary() -> String {
+        state.withLock { state in
+            let oldest = state.started.sorted { $0.value < $1.value }.prefix(20).map(\.key)
+            return "\(state.issued) issued, \(state.completed) answered, \(state.started.count) unanswered: \(oldest.joined(separator: ", "))"
+        }
     }
 
     /// Replies read: each ends its round trip and starts the next.
