@@ -16,6 +16,7 @@ import struct
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -109,6 +110,36 @@ def install_signal_handlers() -> None:
     signal.signal(signal.SIGHUP, interrupt)
     # Ctrl-C: Python's own handler, even where SIGINT was inherited as ignored (a background job)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def create_topic(bootstrap: str, topic: str, partitions: int = 1) -> None:
+    """Creates `topic` with kafka-python's admin client (needs kafka-python)."""
+    from kafka import KafkaAdminClient  # noqa: PLC0415
+    from kafka.admin import NewTopic  # noqa: PLC0415
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+    finally:
+        admin.close()
+
+
+def run_reproduction(title: str, work):
+    """Runs one reproduction the same way in every script: signal handlers, the header (broker,
+    client, machine), then `work()`. Returns `(its result, None)`, or `(None, exit status)` after
+    saying why it could not run: 130 when interrupted, 2 when it could not run."""
+    install_signal_handlers()
+    try:
+        print_lines(header(title, tansu_path()) + [""])
+        return work(), None
+    except KeyboardInterrupt:
+        print("interrupted; broker stopped", file=sys.stderr)
+        return None, 130
+    except Exception as error:  # noqa: BLE001
+        if not isinstance(error, CannotRun):
+            traceback.print_exc()
+        print(f"COULD NOT RUN: {error}", file=sys.stderr)
+        return None, 2
 
 
 def print_lines(lines: list[str]) -> None:

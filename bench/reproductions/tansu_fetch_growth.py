@@ -25,7 +25,6 @@ import statistics
 import sys
 import threading
 import time
-import traceback
 
 import common
 
@@ -161,8 +160,7 @@ def wake_up_probe(wire: common.Wire, producer, topic: str) -> dict:
 
 
 def run(args) -> list[dict]:
-    from kafka import KafkaAdminClient, KafkaProducer  # noqa: PLC0415
-    from kafka.admin import NewTopic  # noqa: PLC0415
+    from kafka import KafkaProducer  # noqa: PLC0415
 
     broker = common.BrokerOnly(common.log_dir("repro-fetch-growth"))
     consumer = None
@@ -173,11 +171,7 @@ def run(args) -> list[dict]:
         process = broker.broker()
         bootstrap = f"127.0.0.1:{process.port}"
         topic = "growth"
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-        try:
-            admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-        finally:
-            admin.close()
+        common.create_topic(bootstrap, topic)
         producer = KafkaProducer(
             bootstrap_servers=bootstrap, acks=1, linger_ms=0, max_in_flight_requests_per_connection=1, enable_idempotence=False, retries=0
         )
@@ -308,18 +302,9 @@ def main() -> int:
     parser.add_argument("--no-consumer", action="store_true", help="no live consumer: produce only (attributes the broker CPU)")
     parser.add_argument("--max-seconds", type=float, default=100.0, help="start no new round after this long")
     args = parser.parse_args()
-    common.install_signal_handlers()
-    try:
-        common.print_lines(common.header("Tansu reproduction 2: throughput and broker CPU as a partition fills", common.tansu_path()) + [""])
-        rounds = run(args)
-    except KeyboardInterrupt:
-        print("interrupted; broker stopped", file=sys.stderr)
-        return 130
-    except Exception as error:  # noqa: BLE001
-        if not isinstance(error, common.CannotRun):
-            traceback.print_exc()
-        print(f"COULD NOT RUN: {error}", file=sys.stderr)
-        return 2
+    rounds, status = common.run_reproduction("Tansu reproduction 2: throughput and broker CPU as a partition fills", lambda: run(args))
+    if status is not None:
+        return status
     if not rounds:
         print("COULD NOT RUN: no round completed", file=sys.stderr)
         return 2

@@ -27,7 +27,6 @@ import multiprocessing
 import statistics
 import sys
 import time
-import traceback
 
 import common
 
@@ -43,24 +42,24 @@ def produce(bootstrap: str, topic: str, seconds: float, size: int, window: int, 
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=0, enable_idempotence=False, retries=0)
     payload = b"x" * size
     sent, failed = 0, 0
-    deadline = time.monotonic() + seconds
     futures = []
+
+    def settle() -> None:
+        nonlocal sent, failed
+        for future in futures:
+            try:
+                future.get(timeout=30)
+                sent += 1
+            except Exception:  # noqa: BLE001
+                failed += 1
+        futures.clear()
+
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         futures.append(producer.send(topic, payload, partition=0))
         if len(futures) >= window:
-            for future in futures:
-                try:
-                    future.get(timeout=30)
-                    sent += 1
-                except Exception:  # noqa: BLE001
-                    failed += 1
-            futures.clear()
-    for future in futures:
-        try:
-            future.get(timeout=30)
-            sent += 1
-        except Exception:  # noqa: BLE001
-            failed += 1
+            settle()
+    settle()
     producer.close()
     results.put((sent, failed))
 
@@ -137,15 +136,8 @@ def fresh_count(bootstrap: str, topic: str, end: int) -> int:
 
 def one_round(process, topic: str, args) -> dict:
     """Producers and the live reader on a fresh topic; then the fresh reader's count."""
-    from kafka import KafkaAdminClient  # noqa: PLC0415
-    from kafka.admin import NewTopic  # noqa: PLC0415
-
     bootstrap = f"127.0.0.1:{process.port}"
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-    finally:
-        admin.close()
+    common.create_topic(bootstrap, topic)
     wire = common.Wire(process.port)
     results = multiprocessing.Queue()
     producers = [
@@ -233,18 +225,9 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=100, help="value size in bytes")
     parser.add_argument("--window", type=int, default=1, help="records each producer sends before waiting for their acks")
     args = parser.parse_args()
-    common.install_signal_handlers()
-    try:
-        common.print_lines(common.header("Tansu reproduction 3: a live reader's gaps, and how long they last", common.tansu_path()) + [""])
-        out = run(args)
-    except KeyboardInterrupt:
-        print("interrupted; broker stopped", file=sys.stderr)
-        return 130
-    except Exception as error:  # noqa: BLE001
-        if not isinstance(error, common.CannotRun):
-            traceback.print_exc()
-        print(f"COULD NOT RUN: {error}", file=sys.stderr)
-        return 2
+    out, status = common.run_reproduction("Tansu reproduction 3: a live reader's gaps, and how long they last", lambda: run(args))
+    if status is not None:
+        return status
     common.print_lines(out)
     return 0
 

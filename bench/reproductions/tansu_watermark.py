@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import sys
 import time
-import traceback
 
 import common
 
@@ -119,19 +118,12 @@ def drain(consumer, expected: int | None, quiet_s: float = 2.0, limit_s: float =
 
 
 def run_case(name: str, batches: int, per_batch: int) -> dict:
-    from kafka import KafkaAdminClient  # noqa: PLC0415
-    from kafka.admin import NewTopic  # noqa: PLC0415
-
     broker = common.BrokerOnly(common.log_dir(f"repro-watermark-{name}"))
     try:
         process = broker.broker()
         bootstrap = f"127.0.0.1:{process.port}"
         topic = f"watermark-{name}"
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-        try:
-            admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-        finally:
-            admin.close()
+        common.create_topic(bootstrap, topic)
         total = batches * per_batch
         produced = produce(bootstrap, topic, batches, per_batch)
         wire = common.Wire(process.port)
@@ -165,19 +157,14 @@ def run_case(name: str, batches: int, per_batch: int) -> dict:
 def run_multi_partition(partitions: int = 4, per_partition: int = 250) -> list[str]:
     """ONE produce request carrying one batch for each of `partitions` partitions: are all the
     records stored (read back from offset 0), and what end offset is reported for each?"""
-    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition  # noqa: PLC0415
-    from kafka.admin import NewTopic  # noqa: PLC0415
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # noqa: PLC0415
 
     broker = common.BrokerOnly(common.log_dir("repro-watermark-multi-partition"))
     try:
         process = broker.broker()
         bootstrap = f"127.0.0.1:{process.port}"
         topic = "watermark-multi-partition"
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-        try:
-            admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
-        finally:
-            admin.close()
+        common.create_topic(bootstrap, topic, partitions)
         producer = KafkaProducer(
             bootstrap_servers=bootstrap, acks=1, linger_ms=60_000, batch_size=16 << 20, max_request_size=32 << 20,
             max_in_flight_requests_per_connection=1, enable_idempotence=False, retries=0,
@@ -238,20 +225,14 @@ def batches_text(stored: list[tuple[int, int, int]]) -> str:
 
 
 def main() -> int:
-    common.install_signal_handlers()
-    try:
-        lines = common.header("Tansu reproduction 1: end offset (high watermark) of multi-record batches", common.tansu_path())
-        common.print_lines(lines + [""])
+    def work():
         results = [run_case("one-batch", 1, 1000), run_case("five-batches", 5, 200), run_case("control", 10, 1)]
-        multi = run_multi_partition()
-    except KeyboardInterrupt:
-        print("interrupted; broker stopped", file=sys.stderr)
-        return 130
-    except Exception as error:  # noqa: BLE001
-        if not isinstance(error, common.CannotRun):
-            traceback.print_exc()
-        print(f"COULD NOT RUN: {error}", file=sys.stderr)
-        return 2
+        return results, run_multi_partition()
+
+    outcome, status = common.run_reproduction("Tansu reproduction 1: end offset (high watermark) of multi-record batches", work)
+    if status is not None:
+        return status
+    results, multi = outcome
 
     rows = [
         ("case: produce requests x records each", lambda r: r["shape"]),
