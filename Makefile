@@ -91,9 +91,10 @@ soak: bench-deps ## Soak and fault suite, each scenario time-bounded → docs/re
 _soak:
 	$(BENCH_VENV)/bin/python bench/soak.py --bin-dir "$(BENCH_BIN_DIR)" $(SOAK_ARGS)
 
-# Three defects of the local broker (Tansu), reproduced with kafka-python instead of our wrapper
+# Three defects of the local broker (Tansu) and the product's fetch pattern replayed on it alone, with kafka-python and a raw wire client instead of our wrapper
 # (bench/reproductions/README.md). No Swift build; each script starts and stops its own broker.
-reproduce-broker: bench-deps ## Reproduce Tansu's end-offset under-report, its slowdown as a partition fills and its live-reader gaps (~3 min)
+reproduce-broker: bench-deps ## Reproduce Tansu's end-offset under-report, its slowdown as a partition fills, its live-reader gaps, and the product's fetch pattern alone (~5 min)
 	$(BENCH_VENV)/bin/python bench/reproductions/tansu_watermark.py
 	$(BENCH_VENV)/bin/python bench/reproductions/tansu_fetch_growth.py $(REPRODUCE_ARGS)
 	$(BENCH_VENV)/bin/python bench/reproductions/tansu_live_gap.py
+	$(BENCH_VENV)/bin/python bench/reproductions/tansu_fetch_pattern.py
