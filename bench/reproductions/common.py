@@ -142,6 +142,16 @@ def run_reproduction(title: str, work):
         return None, 2
 
 
+def run_and_print(title: str, work) -> int:
+    """`run_reproduction` for a script whose `work()` returns the lines of its report: prints
+    them and returns the exit status (0 when it ran)."""
+    lines, status = run_reproduction(title, work)
+    if status is not None:
+        return status
+    print_lines(lines)
+    return 0
+
+
 def print_lines(lines: list[str]) -> None:
     print("\n".join(lines), flush=True)
 

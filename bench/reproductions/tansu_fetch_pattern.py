@@ -179,11 +179,7 @@ def main() -> int:
     parser.add_argument("--reply-fetches", type=float, default=320.0)
     parser.add_argument("--seconds", type=float, default=5.0)
     args = parser.parse_args()
-    lines, status = common.run_reproduction("Reproduction 4: the product's fetch pattern alone, as the topics fill", lambda: run(args))
-    if status is not None:
-        return status
-    common.print_lines(lines)
-    return 0
+    return common.run_and_print("Reproduction 4: the product's fetch pattern alone, as the topics fill", lambda: run(args))
 
 
 if __name__ == "__main__":

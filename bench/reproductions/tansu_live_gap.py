@@ -225,11 +225,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=100, help="value size in bytes")
     parser.add_argument("--window", type=int, default=1, help="records each producer sends before waiting for their acks")
     args = parser.parse_args()
-    out, status = common.run_reproduction("Tansu reproduction 3: a live reader's gaps, and how long they last", lambda: run(args))
-    if status is not None:
-        return status
-    common.print_lines(out)
-    return 0
+    return common.run_and_print("Tansu reproduction 3: a live reader's gaps, and how long they last", lambda: run(args))
 
 
 if __name__ == "__main__":
