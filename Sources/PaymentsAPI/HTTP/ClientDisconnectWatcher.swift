@@ -28,6 +28,10 @@ final class ClientDisconnectWatcher: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Whether a ``ClientDisconnectHandler`` reports to this watcher, so that a channel it is asked
+    /// about and finds inactive has closed. A router run without a server (Hummingbird's test
+    /// framework) passes channels that were never active, and no handler reports on them.
+    private let hasHandlers = Atomic(false)
 
     /// Runs `handler` once if `channel`'s client goes away before ``remove(_:)`` is called (at
     /// once if it already has).
@@ -43,12 +47,44 @@ final class ClientDisconnectWatcher: Sendable {
             handler()
             return nil
         }
-        return Registration(connection: connection, token: token)
+        let registration = Registration(connection: connection, token: token)
+        // The connection may have closed before the handler was added, and ``closed(_:)`` then
+        // ran without it. NIO marks a channel inactive before it fires `channelInactive`, so
+        // either ``closed(_:)`` takes the handler or this sees the channel inactive; whichever
+        // removes the handler runs it.
+        if !channel.isActive, hasHandlers.load(ordering: .relaxed), take(registration, forgettingEmptyConnection: true) {
+            handler()
+            return nil
+        }
+        return registration
     }
 
     func remove(_ registration: Registration?) {
         guard let registration else { return }
-        state.withLock { $0.connections[registration.connection]?.handlers.removeAll { $0.token == registration.token } }
+        // The connection's entry stays until it closes: its next request reuses it.
+        _ = take(registration, forgettingEmptyConnection: false)
+    }
+
+    /// Removes a registration's handler; false when it was no longer there (it ran, or will).
+    private func take(_ registration: Registration, forgettingEmptyConnection: Bool) -> Bool {
+        state.withLock { state in
+            let key = registration.connection
+            // In place: a copy of the connection's entry would copy its handler array too.
+            guard let index = state.connections[key]?.handlers.firstIndex(where: { $0.token == registration.token }) else { return false }
+            state.connections[key]?.handlers.remove(at: index)
+            if forgettingEmptyConnection, let connection = state.connections[key], connection.handlers.isEmpty, !connection.inputClosed {
+                state.connections[key] = nil
+            }
+            return true
+        }
+    }
+
+    /// Connections with handlers registered or with their input closed (for tests).
+    var trackedConnectionCount: Int { state.withLock { $0.connections.count } }
+
+    /// A ``ClientDisconnectHandler`` joined a connection's pipeline.
+    fileprivate func handlerAdded() {
+        if !hasHandlers.load(ordering: .relaxed) { hasHandlers.store(true, ordering: .relaxed) }
     }
 
     /// The client closed its side: no more requests will come on this connection, and nobody
@@ -78,6 +114,10 @@ final class ClientDisconnectHandler: ChannelInboundHandler, RemovableChannelHand
 
     init(watcher: ClientDisconnectWatcher) {
         self.watcher = watcher
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        watcher.handlerAdded()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
