@@ -41,10 +41,17 @@ struct ClientDisconnectTests {
         #expect(gateway.registry.waitingRequestCount == 1, "the request is waiting for its reply")
 
         socket.close()
-        for _ in 0..<500 where gateway.registry.waitingRequestCount != 0 {
+        // "At once" against the capture's 600 s timeout. Twice in CI, with the whole suite running
+        // in parallel on two cores, the wait had not ended 5 s after the close (never when run
+        // alone; the cause is not known). A late end passes here, and its time is printed; a
+        // disconnect that is never noticed still fails.
+        let closed = ContinuousClock.now
+        for _ in 0..<3_000 where gateway.registry.waitingRequestCount != 0 {
             try await Task.sleep(for: .milliseconds(10))
         }
-        #expect(gateway.registry.waitingRequestCount == 0, "the client's departure ended the wait")
+        let waited = closed.duration(to: .now)
+        if waited > .seconds(1) { print("client disconnect test: the wait ended \(waited) after the close") }
+        #expect(gateway.registry.waitingRequestCount == 0, "the client's departure ended the wait (waited \(waited))")
         #expect(gateway.pendingCaptures == 1, "the capture itself goes on, for a retry to find")
     }
 }
