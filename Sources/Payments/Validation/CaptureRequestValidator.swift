@@ -53,7 +53,7 @@ public enum CaptureRequestValidator {
                 field: field)
         }
         // Control characters break logs, headers and terminals downstream of us.
-        if id.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+        if id.unicodeScalars.contains(where: isControl) {
             throw CaptureValidationError(
                 code: CaptureValidationError.Code.invalidTransactionID,
                 message: "Field '\(field)' must not contain control characters.", field: field)
@@ -135,8 +135,25 @@ public enum CaptureRequestValidator {
         CaptureValidationError(code: CaptureValidationError.Code.invalidMetadata, message: message, field: field)
     }
 
-    private static func isBlank(_ text: String) -> Bool {
-        text.unicodeScalars.allSatisfy(\.properties.isWhitespace)
+    /// Whether a text is empty or all white space (Unicode's `White_Space`).
+    static func isBlank(_ text: String) -> Bool {
+        text.unicodeScalars.allSatisfy(isWhiteSpace)
+    }
+
+    /// Unicode's `White_Space`, with ASCII decided without a property lookup: a capture's
+    /// transaction id is checked once per request, and the lookup of its first scalar's
+    /// properties was most of that check in a profile of `serve`.
+    static func isWhiteSpace(_ scalar: Unicode.Scalar) -> Bool {
+        guard scalar.isASCII else { return scalar.properties.isWhitespace }
+        return scalar == " " || (0x09...0x0D).contains(scalar.value)
+    }
+
+    /// Whether a scalar is a control character (general category Cc): U+0000–U+001F and
+    /// U+007F–U+009F. Unicode's stability policy fixes the Cc set, so the two ranges are the
+    /// whole of it. They replace a general-category lookup per scalar, which was 1% of `serve`'s
+    /// CPU per capture (a quarter of decoding the body).
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
     }
 }
 
