@@ -91,6 +91,30 @@ struct IdempotencyRouteTests {
         #expect(gateway.idempotencyKeys == ["order-1-attempt", "order-2-attempt"])
     }
 
+    @Test("a repeated Idempotency-Key header is read as its values joined (malformed: a 400), never as one of them; a repeated Content-Type likewise (415)")
+    func repeatedHeaders() async throws {
+        let gateway = FakeGateway(.approve(code: "1"))
+        try await withClient(gateway) { client in
+            var twoKeys: HTTPFields = [.contentType: "application/json"]
+            twoKeys.append(HTTPField(name: .idempotencyKey, value: "order-1"))
+            twoKeys.append(HTTPField(name: .idempotencyKey, value: "order-2"))
+            let keys = try await client.execute(uri: "/api/v1/payments/capture", method: .post, headers: twoKeys, body: ByteBuffer(string: Self.body)) {
+                ($0.status, String(buffer: $0.body))
+            }
+            #expect(keys.0 == .badRequest)
+            #expect(keys.1.contains("invalid_idempotency_key"))
+            var twoTypes: HTTPFields = [:]
+            twoTypes.append(HTTPField(name: .contentType, value: "application/json"))
+            twoTypes.append(HTTPField(name: .contentType, value: "text/plain"))
+            let types = try await client.execute(uri: "/api/v1/payments/capture", method: .post, headers: twoTypes, body: ByteBuffer(string: Self.body)) {
+                ($0.status, String(buffer: $0.body))
+            }
+            #expect(types.0 == .unsupportedMediaType)
+            #expect(types.1.contains("application/json, text/plain"))
+        }
+        #expect(gateway.idempotencyKeys.isEmpty)
+    }
+
     @Test("a capture that was certainly not sent (503) is forgotten: the retry is a new attempt")
     func retryAfterUnavailable() async throws {
         let gateway = FakeGateway(.refuse(.unavailable(reason: "down")))

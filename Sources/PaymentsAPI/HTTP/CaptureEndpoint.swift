@@ -182,7 +182,7 @@ struct CaptureEndpoint: Sendable {
     private static func submission(from request: Request, body: ByteBuffer?, limits: HTTPLimits) -> Result<CaptureSubmission, APIError> {
         do throws(APIError) {
             let idempotencyKey = try Self.idempotencyKey(of: request)
-            if let contentType = request.headers[.contentType], !Self.isJSON(contentType) {
+            if let contentType = Self.header(.contentType, of: request), !Self.isJSON(contentType) {
                 throw APIError(
                     .unsupportedMediaType, code: "unsupported_media_type",
                     message: "the body must be JSON (Content-Type: application/json), not \(contentType)")
@@ -202,13 +202,23 @@ struct CaptureEndpoint: Sendable {
 
     /// The `Idempotency-Key` header: 1 to 255 visible ASCII characters, or absent.
     private static func idempotencyKey(of request: Request) throws(APIError) -> String? {
-        guard let key = request.headers[.idempotencyKey] else { return nil }
+        guard let key = header(.idempotencyKey, of: request) else { return nil }
         guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
             throw APIError(
                 .badRequest, code: "invalid_idempotency_key",
                 message: "the Idempotency-Key header must be 1 to 255 visible ASCII characters", field: "Idempotency-Key")
         }
         return key
+    }
+
+    /// A header's value as `HTTPFields`' subscript gives it (several fields of the name joined by
+    /// commas), without the subscript's join for the usual one field: it builds a new string
+    /// each time, and a capture reads two headers.
+    static func header(_ name: HTTPField.Name, of request: Request) -> String? {
+        let fields = request.headers
+        guard let first = fields.firstIndex(where: { $0.name == name }) else { return nil }
+        guard fields[fields.index(after: first)...].contains(where: { $0.name == name }) else { return fields[first].value }
+        return fields[name]
     }
 
     /// Whether a Content-Type names JSON: `application/json` or `application/…+json`, in any
