@@ -31,6 +31,9 @@ public final class KafkaPaymentGateway: PaymentGateway {
     let replyConsumer: KafkaConsumer
     /// Reads every request record, any replica's (default reply routing only).
     let requestObserver: KafkaConsumer?
+    /// The reply consumer and the request observer, whose positions readiness checks. Built
+    /// once: the transport checks readiness for every capture.
+    private let consumers: [KafkaConsumer]
     public let registry: CorrelationRegistry
     let metrics: GatewayMetrics
     private let logger: Logger
@@ -96,6 +99,8 @@ public final class KafkaPaymentGateway: PaymentGateway {
         } else {
             requestObserver = nil
         }
+        let consumers = [replyConsumer, requestObserver].compactMap { $0 }
+        self.consumers = consumers
         var ownTopic: [KafkaTopicSpecification] = []
         if case .ownedTopic(let topic) = configuration.replyRouting {
             ownTopic.append(KafkaTopicSpecification(name: topic, partitions: 1))
@@ -108,11 +113,9 @@ public final class KafkaPaymentGateway: PaymentGateway {
         let transport = KafkaCaptureTransport(
             producer: producer, requestTopic: configuration.topics.request,
             replyTo: configuration.replyRouting.replyDestination(sharedReplyTopic: configuration.topics.reply),
-            requestPartitions: requestPartitions, senderID: requestObserver == nil ? nil : senderID, admission: { [draining, producer, provisioner, replyConsumer, requestObserver, history] in
+            requestPartitions: requestPartitions, senderID: requestObserver == nil ? nil : senderID, admission: { [draining, producer, provisioner, consumers, history] in
                 if draining.isSet { return .shuttingDown(nil) }
-                if case .notReady(let reason) = Self.readiness(
-                    producer: producer, provisioner: provisioner, consumers: [replyConsumer, requestObserver], history: history)
-                {
+                if case .notReady(let reason) = Self.readiness(producer: producer, provisioner: provisioner, consumers: consumers, history: history) {
                     return .unavailable(reason: reason)
                 }
                 return nil
@@ -122,11 +125,11 @@ public final class KafkaPaymentGateway: PaymentGateway {
 
     public var readiness: Readiness {
         if draining.isSet { return .notReady(reason: "shutting down") }
-        return Self.readiness(producer: producer, provisioner: provisioner, consumers: [replyConsumer, requestObserver], history: history)
+        return Self.readiness(producer: producer, provisioner: provisioner, consumers: consumers, history: history)
     }
 
     private static func readiness(
-        producer: KafkaProducer, provisioner: TopicProvisioner, consumers: [KafkaConsumer?], history: HistoryLoad
+        producer: KafkaProducer, provisioner: TopicProvisioner, consumers: [KafkaConsumer], history: HistoryLoad
     ) -> Readiness {
         switch producer.connectivity.current {
         case .unreachable(let reason): return .notReady(reason: "Kafka brokers unreachable: \(reason)")
@@ -136,7 +139,7 @@ public final class KafkaPaymentGateway: PaymentGateway {
         if !provisioner.isReady {
             return .notReady(reason: "topics not confirmed on the brokers yet")
         }
-        if consumers.contains(where: { $0?.isPositioned == false }) {
+        if consumers.contains(where: { !$0.isPositioned }) {
             return .notReady(reason: "reply consumer not positioned yet")
         }
         if !history.isLoaded {
