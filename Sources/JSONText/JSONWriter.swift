@@ -46,21 +46,27 @@ public struct JSONWriter: Sendable {
     /// A string value, quoted and escaped.
     public mutating func writeString(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
-        let utf8 = text.utf8
-        if utf8.contains(where: Self.needsEscaping) {
-            for byte in utf8 { appendEscaping(byte) }
-        } else {
-            // Most strings (ids, codes, amounts' currencies) need no escape: one copy, not an
-            // append per byte.
-            bytes.append(contentsOf: utf8)
+        var text = text
+        text.withUTF8 { utf8 in
+            // The runs between escapes are copied whole: most strings (ids, codes, currencies)
+            // are one run, a copy where a byte-at-a-time append checked capacity per byte.
+            var runStart = 0
+            for index in utf8.indices where Self.needsEscaping(utf8[index]) {
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
+                appendEscaping(utf8[index])
+                runStart = index + 1
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...]))
         }
         bytes.append(UInt8(ascii: "\""))
     }
 
+    @inline(__always)
     private static func needsEscaping(_ byte: UInt8) -> Bool {
         byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
     }
 
+    /// One byte that ``needsEscaping(_:)``, escaped.
     private mutating func appendEscaping(_ byte: UInt8) {
         switch byte {
         case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
@@ -68,12 +74,10 @@ public struct JSONWriter: Sendable {
         case UInt8(ascii: "\n"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
         case UInt8(ascii: "\r"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
         case UInt8(ascii: "\t"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-        case 0..<0x20:
-            bytes.append(contentsOf: Array("\\u00".utf8))
+        default:
+            bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
             bytes.append(Self.hexDigits[Int(byte >> 4)])
             bytes.append(Self.hexDigits[Int(byte & 0x0F)])
-        default:
-            bytes.append(byte)  // UTF-8 passes through: JSON text is UTF-8
         }
     }
 
