@@ -95,24 +95,23 @@ struct IdempotencyRouteTests {
     func repeatedHeaders() async throws {
         let gateway = FakeGateway(.approve(code: "1"))
         try await withClient(gateway) { client in
-            var twoKeys: HTTPFields = [.contentType: "application/json"]
-            twoKeys.append(HTTPField(name: .idempotencyKey, value: "order-1"))
-            twoKeys.append(HTTPField(name: .idempotencyKey, value: "order-2"))
-            let keys = try await client.execute(uri: "/api/v1/payments/capture", method: .post, headers: twoKeys, body: ByteBuffer(string: Self.body)) {
-                ($0.status, String(buffer: $0.body))
-            }
+            let keys = try await post(client, with: [(.contentType, "application/json"), (.idempotencyKey, "order-1"), (.idempotencyKey, "order-2")])
             #expect(keys.0 == .badRequest)
             #expect(keys.1.contains("invalid_idempotency_key"))
-            var twoTypes: HTTPFields = [:]
-            twoTypes.append(HTTPField(name: .contentType, value: "application/json"))
-            twoTypes.append(HTTPField(name: .contentType, value: "text/plain"))
-            let types = try await client.execute(uri: "/api/v1/payments/capture", method: .post, headers: twoTypes, body: ByteBuffer(string: Self.body)) {
-                ($0.status, String(buffer: $0.body))
-            }
+            let types = try await post(client, with: [(.contentType, "application/json"), (.contentType, "text/plain")])
             #expect(types.0 == .unsupportedMediaType)
             #expect(types.1.contains("application/json, text/plain"))
         }
         #expect(gateway.idempotencyKeys.isEmpty)
+    }
+
+    /// A capture with exactly these header fields, repeated ones included; its status and body.
+    private func post(_ client: any TestClientProtocol, with fields: [(HTTPField.Name, String)]) async throws -> (HTTPResponse.Status, String) {
+        var headers = HTTPFields()
+        for (name, value) in fields { headers.append(HTTPField(name: name, value: value)) }
+        return try await client.execute(uri: "/api/v1/payments/capture", method: .post, headers: headers, body: ByteBuffer(string: Self.body)) {
+            ($0.status, String(buffer: $0.body))
+        }
     }
 
     @Test("a capture that was certainly not sent (503) is forgotten: the retry is a new attempt")
