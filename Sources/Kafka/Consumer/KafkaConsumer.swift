@@ -122,9 +122,6 @@ public final class KafkaConsumer: Sendable {
         statisticsHandler: (@Sendable (KafkaStatistics) -> Void)? = nil
     ) throws {
         try LibrdkafkaVersion.requireRunning()
-        let core = ConsumerCore(
-            subscription: subscription, bufferCapacity: max(1, bufferCapacity), commitInterval: commitInterval,
-            healOffsetGaps: configuration.profile == .local, skipping: skipping, hooks: rebalanceHooks, logger: logger)
         var enforced = ["enable.auto.commit": "false", "enable.auto.offset.store": "false"]
         switch subscription {
         case .group(let id, _):
@@ -140,8 +137,14 @@ public final class KafkaConsumer: Sendable {
             // the partition from what it has: reading a record twice is safer than skipping one.
             settings["auto.offset.reset"] = "earliest"
         }
-        self.properties = try configuration.resolvedProperties(
+        let properties = try configuration.resolvedProperties(
             for: .consumer, componentSettings: settings.withStatistics(statisticsHandler != nil), enforced: enforced)
+        self.properties = properties
+        let core = ConsumerCore(
+            subscription: subscription, bufferCapacity: max(1, bufferCapacity), commitInterval: commitInterval,
+            healOffsetGaps: configuration.profile == .local,
+            groupStartsAtEarliest: ["earliest", "smallest", "beginning"].contains(properties["auto.offset.reset"] ?? "latest"),
+            skipping: skipping, hooks: rebalanceHooks, logger: logger)
         self.callbacks = ClientCallbacks(logger: logger, statisticsHandler: statisticsHandler, rebalanceHandler: core)
         self.core = core
         self.logger = logger
