@@ -29,7 +29,8 @@ extension EndToEnd {
             #expect(sent.count == captures)
             let failures = sent.filter { $0.result.status != 200 }
             if !failures.isEmpty {
-                let trail = try await TopicTrail.find(failures.map(\.transactionID), broker: broker)
+                let ownedTopics = routing.compactMap { $0.hasPrefix("topic=") ? String($0.dropFirst("topic=".count)) : nil }
+                let trail = try await TopicTrail.find(failures.map(\.transactionID), broker: broker, alsoIn: ownedTopics)
                 let notices = servers.map { server in
                     server.process.output.split(separator: "\n").filter { !$0.contains(" info ") }.suffix(20).joined(separator: "\n")
                 }
