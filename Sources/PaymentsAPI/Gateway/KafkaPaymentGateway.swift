@@ -250,6 +250,8 @@ public final class KafkaPaymentGateway: PaymentGateway {
     }
 
     private func reply(from message: KafkaMessage) -> CaptureReply? {
+        // A read barrier's marker (placed by a tool that reads the topic to its end) is no reply.
+        if KafkaReadBarrier.isMarker(message) { return nil }
         guard let correlationID = PaymentReplyMessage.correlationID(of: message) else {
             metrics.unparseableReplies.increment()
             logger.warning(
