@@ -24,6 +24,39 @@ struct LocalProfileDurabilityTests {
         return keys
     }
 
+    /// Sends `count` one-byte records to partition 0 of `topic` at once, keyed `keyPrefix` and a
+    /// number, and waits for every delivery report.
+    static func send(_ count: Int, to topic: String, keyPrefix: String, via producer: KafkaProducer) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for number in 0..<count {
+                group.addTask { try await producer.send(KafkaRecord(topic: topic, partition: 0, key: "\(keyPrefix)\(number)", value: [1])) }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// The offsets `consumer` delivers while `write` runs and after, until offset `last` arrives
+    /// or `patience` passes once writing is done.
+    static func offsetsRead(
+        by consumer: KafkaConsumer, until last: Int64, patience: Duration, while write: () async throws -> Void
+    ) async throws -> [Int64] {
+        let reader = Task { () -> [Int64] in
+            var offsets: [Int64] = []
+            for await message in consumer.messages {
+                offsets.append(message.offset)
+                if message.offset == last { break }
+            }
+            return offsets
+        }
+        try await write()
+        let stopper = Task {
+            try await Task.sleep(for: patience)
+            consumer.stopDelivering()
+        }
+        defer { stopper.cancel() }
+        return await reader.value
+    }
+
     /// The local profile batches (several records per produce request, one request in flight per
     /// connection). Tansu 0.6 stores every record of such requests; only its high watermark is
     /// wrong for them (see `highWatermarkIsNotARecordCount`), so this counts what a fresh
@@ -65,12 +98,7 @@ struct LocalProfileDurabilityTests {
         let producer = try KafkaProducer(configuration: broker.configuration(properties: ["linger.ms": "200"]), logger: logger)
         try await producer.admin.createTopicsIfMissing([KafkaTopicSpecification(name: "one-batch", partitions: 1)])
         let partition = KafkaTopicPartition(topic: "one-batch", partition: 0)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for number in 0..<500 {
-                group.addTask { try await producer.send(KafkaRecord(topic: "one-batch", partition: 0, key: "\(number)", value: [1])) }
-            }
-            try await group.waitForAll()
-        }
+        try await Self.send(500, to: "one-batch", keyPrefix: "", via: producer)
         let marks = try await producer.admin.watermarks(of: partition)
         #expect(marks.high < 500, "the broker's high watermark is not the record count (it was \(marks.high))")
         let barrier = try await KafkaReadBarrier.place(in: [partition], using: producer)
@@ -95,38 +123,26 @@ struct LocalProfileDurabilityTests {
             logger: logger)
         await consumer.waitUntilPositioned()
         let total = 4_000
-        let reader = Task { () -> [Int64] in
-            var offsets: [Int64] = []
-            for await message in consumer.messages {
-                offsets.append(message.offset)
-                if offsets.count == total { break }
-            }
-            return offsets
-        }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for (index, producer) in producers.enumerated() {
-                group.addTask {
-                    // Bursts of 24 concurrent sends per producer, like a busy simulator.
-                    for burst in stride(from: 0, to: total / producers.count, by: 24) {
-                        try await withThrowingTaskGroup(of: Void.self) { sends in
-                            for number in burst..<min(burst + 24, total / producers.count) {
-                                sends.addTask {
-                                    try await producer.send(KafkaRecord(topic: "visible", partition: 0, key: "\(index)-\(number)", value: [1]))
+        let offsets = try await Self.offsetsRead(by: consumer, until: Int64(total - 1), patience: .seconds(20)) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, producer) in producers.enumerated() {
+                    group.addTask {
+                        // Bursts of 24 concurrent sends per producer, like a busy simulator.
+                        for burst in stride(from: 0, to: total / producers.count, by: 24) {
+                            try await withThrowingTaskGroup(of: Void.self) { sends in
+                                for number in burst..<min(burst + 24, total / producers.count) {
+                                    sends.addTask {
+                                        try await producer.send(KafkaRecord(topic: "visible", partition: 0, key: "\(index)-\(number)", value: [1]))
+                                    }
                                 }
+                                try await sends.waitForAll()
                             }
-                            try await sends.waitForAll()
                         }
                     }
                 }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
         }
-        let stopper = Task {
-            try await Task.sleep(for: .seconds(20))
-            consumer.stopDelivering()
-        }
-        let offsets = await reader.value
-        stopper.cancel()
         #expect(offsets.count == total)
         #expect(Set(offsets) == Set(0..<Int64(total)), "no offset skipped, none delivered twice")
         await consumer.close()
@@ -155,37 +171,18 @@ struct LocalProfileDurabilityTests {
             let partition = KafkaTopicPartition(topic: topic, partition: 0)
             try await producers[0].admin.createTopicsIfMissing([KafkaTopicSpecification(name: topic, partitions: 1)])
             let stored = trial.isMultiple(of: 2) ? 0 : prefilled
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for number in 0..<stored {
-                    group.addTask { try await batching.send(KafkaRecord(topic: topic, partition: 0, key: "stored-\(number)", value: [1])) }
-                }
-                try await group.waitForAll()
-            }
+            try await Self.send(stored, to: topic, keyPrefix: "stored-", via: batching)
             let consumer = try KafkaConsumer(configuration: broker.configuration(), subscription: .partitions([partition], from: .end), logger: logger)
             await consumer.waitUntilPositioned()
             let end = Int64(stored + producers.count * perProducer)
-            let reader = Task { () -> [Int64] in
-                var offsets: [Int64] = []
-                for await message in consumer.messages {
-                    offsets.append(message.offset)
-                    if message.offset == end - 1 { break }
-                }
-                return offsets
-            }
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for (index, producer) in producers.enumerated() {
-                    for number in 0..<perProducer {
-                        group.addTask { try await producer.send(KafkaRecord(topic: topic, partition: 0, key: "\(index)-\(number)", value: [1])) }
+            let offsets = try await Self.offsetsRead(by: consumer, until: end - 1, patience: .seconds(10)) {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for (index, producer) in producers.enumerated() {
+                        group.addTask { try await Self.send(perProducer, to: topic, keyPrefix: "\(index)-", via: producer) }
                     }
+                    try await group.waitForAll()
                 }
-                try await group.waitForAll()
             }
-            let stopper = Task {
-                try await Task.sleep(for: .seconds(10))
-                consumer.stopDelivering()
-            }
-            let offsets = await reader.value
-            stopper.cancel()
             await consumer.close()
             let first = offsets.min() ?? end
             #expect(first <= Int64(stored), "trial \(trial): every record written after positioning is read")
