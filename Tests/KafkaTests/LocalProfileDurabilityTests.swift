@@ -191,3 +191,38 @@ struct LocalProfileDurabilityTests {
         for producer in producers + [batching] { await producer.close() }
     }
 }
+
+extension LocalProfileDurabilityTests {
+    /// Tansu answers a fetch with no records when finding them takes longer than the fetch's
+    /// wait, and the search grows with the batches a partition holds (reproduction 2 in
+    /// bench/reproductions: with a 1 ms wait, every fetch of the last record of 3,000 one-record
+    /// batches came back empty). A 1 ms wait over 5,000 batches starves a reader that keeps it;
+    /// the consumer must raise it and read on.
+    @Test("a reader whose fetch wait is too short for the records a partition holds raises it and reads every record")
+    func starvedReaderRaisesItsFetchWait() async throws {
+        let broker = try await LocalBroker.start()
+        defer { Task { await broker.stop() } }
+        let logger = TestLogger.make("durability")
+        let producer = try KafkaProducer(configuration: broker.configuration(), logger: logger)
+        let topic = "deep"
+        try await producer.admin.createTopicsIfMissing([KafkaTopicSpecification(name: topic, partitions: 1)])
+        // One at a time, so that each record is a batch of its own (one request in flight).
+        for number in 0..<5_000 {
+            try await producer.send(KafkaRecord(topic: topic, partition: 0, key: "stored-\(number)", value: [1]))
+        }
+        let consumer = try KafkaConsumer(
+            configuration: broker.configuration(), subscription: .partitions([KafkaTopicPartition(topic: topic, partition: 0)], from: .end),
+            componentSettings: ["fetch.wait.max.ms": "1"], logger: logger)
+        await consumer.waitUntilPositioned()
+        let offsets = try await Self.offsetsRead(by: consumer, until: 5_049, patience: .seconds(60)) {
+            for number in 0..<50 {
+                try await producer.send(KafkaRecord(topic: topic, partition: 0, key: "new-\(number)", value: [1]))
+            }
+        }
+        #expect(offsets.sorted() == Array(5_000..<5_050), "every record written after positioning, each once")
+        #expect(consumer.fetchWaitRaiseCount >= 1)
+        #expect((consumer.fetchWaitMilliseconds ?? 0) > 1)
+        await consumer.close()
+        await producer.close()
+    }
+}

@@ -16,6 +16,10 @@ final class ConsumerCore: RebalanceHandler {
         var lastCommit = ContinuousClock.now
         var lastPartitionRefresh = ContinuousClock.now
         var positioningFailures = 0
+        /// Set when the fetch wait may rise (see ``FetchStallWatch``).
+        var stallWatch: FetchStallWatch?
+        var lastStallCheck = ContinuousClock.now
+        var readSinceStallCheck = false
 
         /// Whether the partitions must be paused now (delivery stopped, held by the application,
         /// or the buffer full until it drains to half), as a change: `nil` when nothing changes.
@@ -56,6 +60,9 @@ final class ConsumerCore: RebalanceHandler {
     private static let maximumGapRereads = 5
 
     private let hooks: KafkaConsumer.RebalanceHooks
+    /// Called on the polling thread when the fetches starve (see ``watchFetchStalls(_:)``).
+    private let stallHandler = Mutex<(@Sendable () -> Void)?>(nil)
+    private static let stallCheckInterval = Duration.seconds(1)
     /// Records carrying this header are handled without being delivered (see `KafkaConsumer`).
     private let skipped: SkippedRecords?
 
@@ -104,6 +111,7 @@ final class ConsumerCore: RebalanceHandler {
         applyBackPressure(handle)
         commitIfDue(handle)
         assignAddedPartitionsIfDue(handle)
+        checkForFetchStallIfDue(handle)
 
         // Block for the first message, then take whatever else librdkafka already holds without
         // waiting: under load the application gets its messages in batches, one hand-off each.
@@ -131,7 +139,46 @@ final class ConsumerCore: RebalanceHandler {
             next = following
         }
         record(handled)
+        if !handled.isEmpty { pollState.withLock { $0.readSinceStallCheck = true } }
         if !batch.isEmpty { buffer.push(batch) }
+    }
+
+    /// Calls `handler` (on the polling thread; it must not block) whenever the consumer's fetches
+    /// have brought nothing for a few seconds while the broker reports records past the offsets
+    /// expected next. Only with gap re-reading on (the `local` profile), which knows those offsets.
+    func watchFetchStalls(_ handler: @escaping @Sendable () -> Void) {
+        guard healOffsetGaps else { return }
+        stallHandler.withLock { $0 = handler }
+        pollState.withLock { $0.stallWatch = FetchStallWatch(patience: 3) }
+    }
+
+    /// Once a second: is some partition's reported end past the offset expected next, with
+    /// nothing read since the last check? The ends are librdkafka's, cached from the last fetch
+    /// responses (no request). The local broker reports the first offset of its last batch + 1,
+    /// so an end past the expected offset always means records there.
+    private func checkForFetchStallIfDue(_ handle: KafkaHandle) {
+        let due = pollState.withLock { state in
+            guard state.stallWatch != nil, state.lastStallCheck.duration(to: .now) >= Self.stallCheckInterval else { return false }
+            state.lastStallCheck = .now
+            return true
+        }
+        guard due else { return }
+        let (assigned, positioned) = position.withLock { ($0.assignment, $0.positioned) }
+        let expected = pollState.withLock { state in
+            assigned.compactMap { partition in state.gaps.expectedOffset(of: partition).map { (partition, $0) } }
+        }
+        let behind = expected.contains { partition, next in
+            var low: Int64 = 0
+            var high: Int64 = 0
+            let code = rd_kafka_get_watermark_offsets(handle.pointer, partition.topic, partition.partition, &low, &high)
+            return code == RD_KAFKA_RESP_ERR_NO_ERROR && high > next
+        }
+        let starved = pollState.withLock { state in
+            let progressed = state.readSinceStallCheck || state.paused || !positioned
+            state.readSinceStallCheck = false
+            return state.stallWatch?.check(behind: behind, progressed: progressed) ?? false
+        }
+        if starved, let handler = stallHandler.withLock({ $0 }) { handler() }
     }
 
     /// Notes where each partition's reading got to: in group mode what is in progress (a
@@ -529,6 +576,20 @@ final class ConsumerCore: RebalanceHandler {
             return state.waiters
         }
         waiters.forEach { $0.resume() }
+    }
+
+    /// For a consumer that assigns its own partitions: makes a new client resume each partition
+    /// at the offset expected next, also where nothing was delivered yet (instead of at its start
+    /// position again). Call with the old client's polling stopped.
+    func resumeAtExpectedOffsets() {
+        guard !isGroupMember else { return }
+        let assigned = assignment
+        let expected = pollState.withLock { state in
+            assigned.compactMap { partition in state.gaps.expectedOffset(of: partition).map { (partition, $0) } }
+        }
+        resumeOffsets.withLock { offsets in
+            for (partition, offset) in expected where offsets[partition] == nil { offsets[partition] = offset }
+        }
     }
 
     /// Resets what belonged to the previous client before a new one starts: the new client must

@@ -81,7 +81,9 @@ public final class KafkaConsumer: Sendable {
     }
 
     private let core: ConsumerCore
-    private let properties: [String: String]
+    private let properties: Mutex<[String: String]>
+    private let raisingFetchWait = Atomic(false)
+    private let fetchWaitRaises = Atomic(0)
     private let callbacks: ClientCallbacks
     private let client: Mutex<Client?>
     private let isOpen = Atomic(true)
@@ -139,7 +141,7 @@ public final class KafkaConsumer: Sendable {
         }
         let properties = try configuration.resolvedProperties(
             for: .consumer, componentSettings: settings.withStatistics(statisticsHandler != nil), enforced: enforced)
-        self.properties = properties
+        self.properties = Mutex(properties)
         let core = ConsumerCore(
             subscription: subscription, bufferCapacity: max(1, bufferCapacity), commitInterval: commitInterval,
             healOffsetGaps: configuration.profile == .local,
@@ -150,6 +152,34 @@ public final class KafkaConsumer: Sendable {
         self.logger = logger
         self.client = Mutex(try Self.startClient(properties: properties, callbacks: callbacks, core: core))
         superviseOutages()
+        // The user's fetch wait stands; the profile's and the component's may rise.
+        if configuration.profile == .local, configuration.properties["fetch.wait.max.ms"] == nil {
+            core.watchFetchStalls { [weak self] in
+                guard let self, !self.raisingFetchWait.exchange(true, ordering: .acquiringAndReleasing) else { return }
+                Task { await self.raiseFetchWait() }
+            }
+        }
+    }
+
+    /// How many times the fetch wait rose (see ``FetchStallWatch``).
+    public var fetchWaitRaiseCount: Int { fetchWaitRaises.load(ordering: .relaxed) }
+
+    /// The `fetch.wait.max.ms` the client runs with now.
+    public var fetchWaitMilliseconds: Int? { properties.withLock { $0["fetch.wait.max.ms"].flatMap { Int($0) } } }
+
+    /// Replaces the client with one whose fetch wait is four times as long: librdkafka fixes
+    /// `fetch.wait.max.ms` for a client's life. The wait never falls again: the local broker's
+    /// partitions only grow.
+    private func raiseFetchWait() async {
+        defer { raisingFetchWait.store(false, ordering: .releasing) }
+        let current = fetchWaitMilliseconds ?? FetchStallWatch.maximumWaitMilliseconds
+        guard isOpen.load(ordering: .acquiring), let raised = FetchStallWatch.raisedWait(from: current) else { return }
+        logger.notice(
+            "fetches bring nothing while the broker holds records past this consumer's position; raising the fetch wait",
+            metadata: ["kafka.fetch_wait_ms": "\(current)", "kafka.fetch_wait_ms_raised": "\(raised)"])
+        properties.withLock { $0["fetch.wait.max.ms"] = "\(raised)" }
+        fetchWaitRaises.add(1, ordering: .relaxed)
+        await replaceClient(brokersReachable: true)
     }
 
     private static func startClient(properties: [String: String], callbacks: ClientCallbacks, core: ConsumerCore) throws -> Client {
@@ -338,20 +368,34 @@ public final class KafkaConsumer: Sendable {
     /// last message it delivered, or at the partition's beginning when the broker no longer has
     /// that offset (its log was lost or truncated).
     public func rebuild() async {
-        guard isOpen.load(ordering: .acquiring), let old = client.withLock({ $0 }) else { return }
+        guard isOpen.load(ordering: .acquiring) else { return }
         logger.notice("rebuilding the Kafka consumer after a broker outage")
+        await replaceClient(brokersReachable: false)
+    }
+
+    /// Stops the client and starts another with the current ``properties``. With the brokers
+    /// reachable, the old client commits and leaves its group as on close; after an outage its
+    /// coordinator may be gone (or forgot us), so it commits what it can without waiting and
+    /// does not wait to leave.
+    private func replaceClient(brokersReachable: Bool) async {
+        guard let old = client.withLock({ $0 }) else { return }
         await old.probe.stop()
         await old.pollingThread.stop()
         let core = self.core
+        if brokersReachable { core.resumeAtExpectedOffsets() }
         _ = try? await runBlocking("demosync-kafka-consumer-rebuild") {
-            // The old client's coordinator may be gone (or forgot us): commit what we can without
-            // waiting, and do not wait to leave a group it may no longer know.
-            core.commitAllInBackground(old.handle)
-            old.handle.destroy(leavingGroup: false)
+            if brokersReachable {
+                core.commitAll(old.handle)
+                rd_kafka_consumer_close(old.handle.pointer)
+                old.handle.destroy()
+            } else {
+                core.commitAllInBackground(old.handle)
+                old.handle.destroy(leavingGroup: false)
+            }
         }
         core.prepareForNewClient()
         do {
-            let fresh = try Self.startClient(properties: properties, callbacks: callbacks, core: core)
+            let fresh = try Self.startClient(properties: properties.withLock { $0 }, callbacks: callbacks, core: core)
             client.withLock { $0 = fresh }
         } catch {
             logger.error("cannot rebuild the Kafka consumer", metadata: ["kafka.error": "\(error)"])

@@ -43,6 +43,9 @@ struct OffsetGaps: Sendable {
         }
     }
 
+    /// The offset expected next in `partition`, if any.
+    func expectedOffset(of partition: KafkaTopicPartition) -> Int64? { expected[partition] }
+
     mutating func forgetAll() {
         expected.removeAll()
         rereads.removeAll()
