@@ -1,4 +1,4 @@
-import Kafka
+@testable import Kafka
 import Testing
 import TestSupport
 
@@ -110,6 +110,34 @@ struct OutageRecoveryTests {
         _ = try await setup.producer.send(KafkaRecord(topic: "outage-rebuilt", key: "k", value: Array("after".utf8)))
         #expect(try #require(await messages.next()).value == Array("after".utf8))
         await stop(setup)
+    }
+
+    @Test("rebuilds asked for at once, and a close racing one, change the client one at a time: nothing skipped, nothing read twice")
+    func concurrentRebuildsAndCloseTakeTurns() async throws {
+        let setup = try await start(topic: "outage-turns")
+        var messages = setup.consumer.messages.makeAsyncIterator()
+        _ = try await setup.producer.send(KafkaRecord(topic: "outage-turns", key: "k", value: Array("before".utf8)))
+        #expect(try #require(await messages.next()).value == Array("before".utf8))
+
+        // Without turns, two of these stop the same polling thread and destroy the same handle,
+        // and each starts a client of its own: all but one are left running, unreachable.
+                await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<3 {
+                group.addTask { await setup.consumer.rebuild() }
+            }
+        }
+        await setup.consumer.waitUntilPositioned()
+        #expect(setup.consumer.liveClientCount == 1, "each client replaced by one")
+        _ = try await setup.producer.send(KafkaRecord(topic: "outage-turns", key: "k", value: Array("after".utf8)))
+        let next = try #require(await messages.next())
+        #expect(next.value == Array("after".utf8))
+        #expect(next.offset == 1)
+
+        async let racing: Void = setup.consumer.rebuild()
+        await stop(setup)
+        await racing
+        #expect(setup.consumer.liveClientCount == 0, "closed: no client left")
+        #expect(await messages.next() == nil, "closed: the sequence ends")
     }
 
     /// Creates a topic on a broker that has just started, retrying while it is not answering yet.

@@ -61,10 +61,12 @@ final class KafkaHandle: @unchecked Sendable {
     ///
     /// - Parameter leavingGroup: for a consumer, whether to close it first (revoke, commit, leave
     ///   the group), which waits up to `session.timeout.ms` for an unreachable coordinator.
-    func destroy(leavingGroup: Bool = true) {
-        if destroyed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
-            rd_kafka_destroy_flags(pointer, leavingGroup ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE)
-        }
+    /// - Returns: whether this call destroyed it (false when it was already destroyed).
+    @discardableResult
+    func destroy(leavingGroup: Bool = true) -> Bool {
+        guard destroyed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return false }
+        rd_kafka_destroy_flags(pointer, leavingGroup ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE)
+        return true
     }
 
     deinit {

@@ -87,6 +87,11 @@ public final class KafkaConsumer: Sendable {
     private let callbacks: ClientCallbacks
     private let client: Mutex<Client?>
     private let isOpen = Atomic(true)
+    /// Keeps the client's replacements (after an outage, for a longer fetch wait) and its close
+    /// apart: each stops a polling thread and destroys a handle.
+    private let clientChanges = SerialOperations()
+    /// librdkafka clients started and not yet destroyed: one while open (for tests).
+    private let liveClients = Atomic(1)
     private let supervisor: Mutex<Task<Void, Never>?> = Mutex(nil)
     private let recoveries = Mutex(OutageRecoveries())
     private let knownTopics = Mutex<[String: String?]?>(nil)
@@ -156,10 +161,13 @@ public final class KafkaConsumer: Sendable {
         if configuration.profile == .local, configuration.properties["fetch.wait.max.ms"] == nil {
             core.watchFetchStalls { [weak self] in
                 guard let self, !self.raisingFetchWait.exchange(true, ordering: .acquiringAndReleasing) else { return }
-                Task { await self.raiseFetchWait() }
+                Task { await self.clientChanges.run { await self.raiseFetchWait() } }
             }
         }
     }
+
+    /// librdkafka clients started and not yet destroyed.
+    var liveClientCount: Int { liveClients.load(ordering: .relaxed) }
 
     /// How many times the fetch wait rose (see ``FetchStallWatch``).
     public var fetchWaitRaiseCount: Int { fetchWaitRaises.load(ordering: .relaxed) }
@@ -368,34 +376,38 @@ public final class KafkaConsumer: Sendable {
     /// last message it delivered, or at the partition's beginning when the broker no longer has
     /// that offset (its log was lost or truncated).
     public func rebuild() async {
-        guard isOpen.load(ordering: .acquiring) else { return }
-        logger.notice("rebuilding the Kafka consumer after a broker outage")
-        await replaceClient(brokersReachable: false)
+        await clientChanges.run { [self] in
+            guard isOpen.load(ordering: .acquiring) else { return }
+            logger.notice("rebuilding the Kafka consumer after a broker outage")
+            await replaceClient(brokersReachable: false)
+        }
     }
 
-    /// Stops the client and starts another with the current ``properties``. With the brokers
-    /// reachable, the old client commits and leaves its group as on close; after an outage its
-    /// coordinator may be gone (or forgot us), so it commits what it can without waiting and
-    /// does not wait to leave.
+    /// Stops the client and starts another with the current ``properties``; only ever run inside
+    /// ``clientChanges``. With the brokers reachable, the old client commits and leaves its group
+    /// as on close; after an outage its coordinator may be gone (or forgot us), so it commits what
+    /// it can without waiting and does not wait to leave.
     private func replaceClient(brokersReachable: Bool) async {
         guard let old = client.withLock({ $0 }) else { return }
         await old.probe.stop()
         await old.pollingThread.stop()
         let core = self.core
         if brokersReachable { core.resumeAtExpectedOffsets() }
-        _ = try? await runBlocking("demosync-kafka-consumer-rebuild") {
+        let destroyed = try? await runBlocking("demosync-kafka-consumer-rebuild") {
             if brokersReachable {
                 core.commitAll(old.handle)
                 rd_kafka_consumer_close(old.handle.pointer)
-                old.handle.destroy()
+                return old.handle.destroy()
             } else {
                 core.commitAllInBackground(old.handle)
-                old.handle.destroy(leavingGroup: false)
+                return old.handle.destroy(leavingGroup: false)
             }
         }
+        if destroyed == true { liveClients.subtract(1, ordering: .relaxed) }
         core.prepareForNewClient()
         do {
             let fresh = try Self.startClient(properties: properties.withLock { $0 }, callbacks: callbacks, core: core)
+            liveClients.add(1, ordering: .relaxed)
             client.withLock { $0 = fresh }
         } catch {
             logger.error("cannot rebuild the Kafka consumer", metadata: ["kafka.error": "\(error)"])
@@ -413,6 +425,7 @@ public final class KafkaConsumer: Sendable {
             supervising.cancel()
             await supervising.value
         }
+        await clientChanges.close()
         core.buffer.finish()
         guard let current = client.withLock({ state in
             defer { state = nil }
@@ -424,12 +437,13 @@ public final class KafkaConsumer: Sendable {
         await current.probe.stop()
         await current.pollingThread.stop()
         let core = self.core
-        _ = try? await runBlocking("demosync-kafka-consumer-close") {
+        let destroyed = try? await runBlocking("demosync-kafka-consumer-close") {
             core.commitAll(current.handle)
             // Leaves the group; a revocation served here commits once more, harmlessly.
             rd_kafka_consumer_close(current.handle.pointer)
-            current.handle.destroy()
+            return current.handle.destroy()
         }
+        if destroyed == true { liveClients.subtract(1, ordering: .relaxed) }
         core.closed()
     }
 }
