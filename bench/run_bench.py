@@ -575,9 +575,11 @@ class Runner:
             x = kafka_roundtrip(self.stack, broker, c["raw_growth"], c["raw_growth_warmup"], 64, topic_suffix="growth", **PRODUCT_HOPS)
             runs.append({"run": index + 1, "round_trips_before": done, "round_trips_per_s": x["throughput_per_s"],
                          "p50_us": x["latency_us"]["p50"], "broker_cpu_ms_per_round_trip": x["broker_cpu_ms_per_round_trip"],
-                         "broker_rss_kib": x["broker_rss_kib"], "command": x["command"]})
+                         "broker_rss_kib": x["broker_rss_kib"], "fetch_wait_raises": x.get("fetch_wait_raises", 0),
+                         "command": x["command"]})
             done += c["raw_growth"] + c["raw_growth_warmup"]
-            log(f"  run {index + 1}: {x['throughput_per_s']:.0f}/s, broker {x['broker_cpu_ms_per_round_trip']:.2f} ms CPU per round trip")
+            log(f"  run {index + 1}: {x['throughput_per_s']:.0f}/s, broker {x['broker_cpu_ms_per_round_trip']:.2f} ms CPU per round trip, "
+                f"fetch wait raised {x.get('fetch_wait_raises', 0)} times")
         self.results["raw_growth"] = {"runs": runs, **growth_ratios(runs, "round_trips_per_s", "broker_cpu_ms_per_round_trip")}
         self.stop_all()
 

@@ -178,6 +178,9 @@ enum KafkaRoundTrip {
         ]
         let (samples, elapsed) = await loop.run(concurrency: options.concurrency)
 
+        // The local profile's rising fetch wait (FetchStallWatch): a raise restarts a client, a
+        // pause that shows in the figures.
+        let fetchWaitRaises = [replies, requests, journalFollower, requestReader].compactMap { $0 }.reduce(0) { $0 + $1.fetchWaitRaiseCount }
         requests.stopDelivering()
         await requests.close()
         await replies.close()
@@ -206,6 +209,7 @@ enum KafkaRoundTrip {
             "kafka_profile": options.profile.rawValue,
             "kafka_properties": options.properties,
             "positioning_s": positioning.microseconds / 1_000_000,
+            "fetch_wait_raises": fetchWaitRaises,
             "elapsed_s": seconds,
             "throughput_per_s": seconds > 0 ? Double(options.count) / seconds : 0,
             "latency_us": [
